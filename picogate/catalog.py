@@ -1,0 +1,134 @@
+"""The metric catalog: every name a rule may read, with its type, unit and meaning.
+
+Shipped entries live in `schemas/metrics/*.json`; a rule file may add its own under
+`metrics:`. A name segment written `{skill}` matches one category name, so
+`eval.{skill}.pass_rate` covers `eval.math.pass_rate`. Rules naming anything else
+fail at load with a "did you mean" suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+
+from picogate.errors import PicogateError
+from picogate.paths import SCHEMAS_DIR
+
+BASELINE_PREFIX = "baseline."
+LANG_TYPES = {"int": "num", "float": "num", "bool": "bool", "string": "str"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: str  # int | float | bool | string
+    description: str
+    unit: str = ""
+    source: str = ""
+
+    @property
+    def lang_type(self) -> str:
+        return LANG_TYPES[self.type]
+
+
+class Catalog:
+    """Known metrics; `resolve(name)` gives an expression type or raises KeyError(message)."""
+
+    def __init__(self, metrics: Iterable[Metric] = ()) -> None:
+        self.exact: dict[str, Metric] = {}
+        self.patterns: list[tuple[re.Pattern[str], Metric]] = []
+        for m in metrics:
+            self.add(m)
+
+    def add(self, metric: Metric) -> None:
+        existing = self.exact.get(metric.name) or next(
+            (m for _, m in self.patterns if m.name == metric.name), None)
+        if existing is not None:
+            if (existing.type, existing.unit) == (metric.type, metric.unit):
+                return  # the same metric declared twice (e.g. by a profile and its parent)
+            raise PicogateError(f"{metric.source}: metric '{metric.name}' is already defined as "
+                                f"{existing.type} in {existing.source}")
+        if "{" in metric.name:
+            regex = "".join(
+                "[a-z0-9_]+" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[a-z][a-z0-9_]*\})", metric.name) if part)
+            self.patterns.append((re.compile(regex), metric))
+        else:
+            self.exact[metric.name] = metric
+
+    def extended(self, metrics: Iterable[Metric]) -> Catalog:
+        out = Catalog(self)
+        for m in metrics:
+            out.add(m)
+        return out
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield from self.exact.values()
+        yield from (m for _, m in self.patterns)
+
+    def lookup(self, name: str) -> Metric | None:
+        base = name[len(BASELINE_PREFIX):] if name.startswith(BASELINE_PREFIX) else name
+        if base in self.exact:
+            return self.exact[base]
+        return next((m for rx, m in self.patterns if rx.fullmatch(base)), None)
+
+    def resolve(self, name: str) -> str:
+        metric = self.lookup(name)
+        if metric is None:
+            raise KeyError(self.unknown_message(name))
+        return metric.lang_type
+
+    def unknown_message(self, name: str) -> str:
+        base = name[len(BASELINE_PREFIX):] if name.startswith(BASELINE_PREFIX) else name
+        parts = base.split(".")
+        known = list(self.exact)
+        for _, m in self.patterns:  # fill a pattern's placeholders from the name itself
+            pparts = m.name.split(".")
+            if len(pparts) == len(parts):
+                known.append(".".join(q if p.startswith("{") else p for p, q in zip(pparts, parts, strict=True)))
+        close = difflib.get_close_matches(base, known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else " (see schemas/metrics/ or add it under 'metrics:')"
+        return f"unknown metric '{name}'{hint}"
+
+
+def metric_from_spec(name: str, spec: Mapping[str, str], source: str) -> Metric:
+    return Metric(name, spec["type"], spec["description"], spec.get("unit", ""), source)
+
+
+@cache
+def shipped_catalog() -> Catalog:
+    """The catalog in `schemas/metrics/`, validated against `schemas/catalog.schema.json`."""
+    schema = json.loads((SCHEMAS_DIR / "catalog.schema.json").read_text())
+    catalog = Catalog()
+    for path in sorted((SCHEMAS_DIR / "metrics").glob("*.json")):
+        data = _read_json(path)
+        try:
+            jsonschema.validate(data, schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path)
+            raise PicogateError(f"{path}: {where}: {exc.message}") from None
+        for name, spec in data["metrics"].items():
+            catalog.add(metric_from_spec(name, spec, str(path.relative_to(SCHEMAS_DIR.parent))))
+    return catalog
+
+
+def _read_json(path: Path) -> dict:
+    def no_dupes(pairs: list[tuple[str, object]]) -> dict:
+        out: dict = {}
+        for k, v in pairs:
+            if k in out:
+                raise PicogateError(f"{path}: duplicate key '{k}'")
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_dupes)
+    except json.JSONDecodeError as exc:
+        raise PicogateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None

@@ -1,0 +1,159 @@
+"""The `picogate` command line.
+
+Exit status (DESIGN.md): 0 approved (and warn, unless --fail-on warn), 1 blocked,
+2 the gate could not run — always with a one-line reason, never a traceback
+(set PICOGATE_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from picogate.errors import PicogateError
+
+FORMATS = ("text", "json", "markdown", "junit")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except PicogateError as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        _die("interrupted", code=130)
+    except Exception as exc:  # the contract: one line and exit 2, never a traceback
+        if os.environ.get("PICOGATE_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        _die(f"internal error: {type(exc).__name__}: {first} (set PICOGATE_DEBUG=1 for a traceback)")
+    return 2
+
+
+def _die(message: str, code: int = 2) -> None:
+    print(f"picogate: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="picogate", description="Preflight and release gates for small LM runs.")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    ev = sub.add_parser("evaluate", help="judge a metrics table against rules")
+    ev.add_argument("metrics", help="metrics file: .parquet, .json, .jsonl or .csv (one row per run_id)")
+    ev.add_argument("--rules", "-r", required=True, help="rule file or shipped profile name")
+    ev.add_argument("--stage", choices=("preflight", "postrun"), help="only rules of this stage")
+    ev.add_argument("--baseline", help="metrics of a previous run, for baseline.<name> in checks")
+    _output_args(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    rules = sub.add_parser("rules", help="work with rule files")
+    rsub = rules.add_subparsers(metavar="ACTION")
+    check = rsub.add_parser("check", help="validate rule files (schema, names, expressions)")
+    check.add_argument("files", nargs="+", help="rule files or profile names")
+    check.set_defaults(func=cmd_rules_check)
+
+    demo = sub.add_parser("demo", help="run the gate on the shipped example data")
+    demo.add_argument("--format", choices=FORMATS, default="text")
+    demo.set_defaults(func=cmd_demo)
+
+    try:  # the evaluator needs torch, an optional extra; without it `picogate eval` says so
+        from picogate.evaluator.cli import add_eval_command
+    except ImportError:
+        ev2 = sub.add_parser("eval", help="run the torch evaluator (needs: pip install 'picogate[eval]')")
+        ev2.set_defaults(func=lambda a: _die("the evaluator needs torch: pip install 'picogate[eval]'"))
+    else:
+        add_eval_command(sub)
+    return parser
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="report format (default: text)")
+    p.add_argument("--out", "-o", help="also write the report to this file (atomically)")
+    p.add_argument("--fail-on", choices=("block", "warn"), default="block",
+                   help="exit 1 on blocked (default) or also on warn")
+
+
+def render(result, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return result.to_markdown()
+    if fmt == "junit":
+        return result.to_junit_xml()
+    import io
+
+    from picogate.report import print_text
+
+    buf = io.StringIO()
+    print_text(result, file=buf)
+    return buf.getvalue()
+
+
+def emit(result, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    if args.format == "text" and sys.stdout.isatty():
+        from picogate.report import print_text
+
+        print_text(result)
+    else:
+        sys.stdout.write(render(result, args.format))
+    if getattr(args, "out", None):
+        from picogate.io import atomic_write_text
+
+        atomic_write_text(Path(args.out), render(result, args.format))
+    return exit_code(result.status, getattr(args, "fail_on", "block"))
+
+
+def exit_code(status: str, fail_on: str = "block") -> int:
+    if status == "blocked" or (status == "warn" and fail_on == "warn"):
+        return 1
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from picogate.evaluate import evaluate
+
+    result = evaluate(args.metrics, args.rules, stage=args.stage, baseline=args.baseline)
+    return emit(result, args)
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from picogate.errors import RuleError
+    from picogate.rules import load_rules
+
+    bad = 0
+    for ref in args.files:
+        try:
+            rs = load_rules(ref)
+        except RuleError as exc:
+            bad += 1
+            print(exc.render(), file=sys.stderr)
+            continue
+        extra = f", {len(rs.overrides)} override(s)" if rs.overrides else ""
+        print(f"ok {ref}: profile '{rs.profile}', {len(rs.rules)} checks{extra}")
+    return 2 if bad else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Judge the shipped example runs; the verdicts are the story, so a blocked run still exits 0."""
+    from picogate.evaluate import evaluate
+    from picogate.paths import RULES_DIR
+
+    examples = RULES_DIR.parent / "examples"
+    metrics = examples / "metrics.jsonl"
+    if not metrics.is_file():
+        raise PicogateError(f"{metrics}: example data not found (is this a source checkout?)")
+    print(f"picogate demo: judging {metrics.name} against profile 'skill_release'\n")
+    result = evaluate(metrics, "skill_release")
+    args.out, args.fail_on = None, "block"
+    emit(result, args)
+    return 0

@@ -1,0 +1,129 @@
+"""evaluate(): join evidence and policy in one columnar pass.
+
+    metrics (one row per run) + RuleSet -> one polars query -> GateResult
+
+Every check compiles to one `polars.Expr`; all checks of all runs are judged in a
+single `select`, so thousands of runs cost about as much as one. The long per-check
+table (observed values, messages) is built only when a report asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from picogate.catalog import BASELINE_PREFIX
+from picogate.errors import InputError
+from picogate.expr import ERROR, FAIL, MISSING, PASS, compile_check, names
+from picogate.metrics import RUN_ID, MetricsSource, normalize, read_metrics
+from picogate.result import BLOCK, OK, WARN, GateResult
+from picogate.rules import RuleSet, load_rules
+from picogate.rules.loader import REPORT_FIELDS
+from picogate.rules.model import Rule
+
+
+def evaluate(
+    metrics: MetricsSource,
+    rules: str | Path | RuleSet,
+    *,
+    stage: str | None = None,
+    baseline: MetricsSource | None = None,
+) -> GateResult:
+    """Judge every run in `metrics` against `rules`.
+
+    >>> evaluate({"run_id": "d20", "target_param_data_ratio": 20.0, "planned_to_target_ratio": 0.4},
+    ...          "release", stage="preflight").status
+    'blocked'
+    """
+    ruleset = load_rules(rules).for_stage(stage)
+    raw = read_metrics(metrics)
+    wanted = read_names(ruleset)
+    frame, flags = normalize(raw, [n for n in wanted if not n.startswith(BASELINE_PREFIX)], ruleset.catalog)
+    frame, flags = _attach_baseline(frame, flags, ruleset, baseline,
+                                    [n for n in wanted if n.startswith(BASELINE_PREFIX)])
+
+    outcomes = [compile_check(rule.node, bad_flags=flags).outcome.alias(f"#{i}")
+                for i, rule in enumerate(ruleset.rules)]
+    effects = [_effect(pl.col(f"#{i}"), rule).alias(f"!{i}") for i, rule in enumerate(ruleset.rules)]
+    if ruleset.rules:
+        worst = pl.max_horizontal(pl.col(r"^!\d+$"))
+        passed = pl.sum_horizontal([pl.col(f"#{i}") == PASS for i in range(len(ruleset.rules))])
+    else:
+        worst, passed = pl.lit(BLOCK, pl.Int8), pl.lit(0, pl.UInt32)
+    wide = (
+        frame.lazy()
+        .with_columns(outcomes)
+        .with_columns(effects)
+        .with_columns(worst.alias("_worst"), passed.alias("_passed"))
+        .with_columns(
+            pl.when(pl.col("_worst") == BLOCK).then(pl.lit("blocked"))
+            .when(pl.col("_worst") == WARN).then(pl.lit("warn"))
+            .when(pl.col("_passed") > 0).then(pl.lit("approved"))
+            .otherwise(pl.lit("blocked"))  # nothing passed: no evidence is not approval
+            .alias("_status")
+        )
+        .collect()
+    )
+    return GateResult(ruleset, wide, stage)
+
+
+def read_names(ruleset: RuleSet) -> list[str]:
+    """Every metric the rules read: in checks, and in message/fix placeholders."""
+    out: dict[str, None] = {}
+    for rule in ruleset.rules:
+        out.update(dict.fromkeys(names(rule.node)))
+        for text in (rule.message, rule.fix):
+            out.update(dict.fromkeys(f for f in _fields(text) if f not in REPORT_FIELDS))
+    return list(out)
+
+
+def _fields(text: str) -> list[str]:
+    import string
+
+    return [f for _, f, _, _ in string.Formatter().parse(text) if f]
+
+
+def _effect(outcome: pl.Expr, rule: Rule) -> pl.Expr:
+    severity = BLOCK if rule.severity == "block" else WARN
+    on_missing = {"fail": severity, "warn": WARN, "pass": OK}[rule.missing]
+    return (
+        pl.when(outcome == PASS).then(pl.lit(OK, pl.Int8))
+        .when(outcome == FAIL).then(pl.lit(severity, pl.Int8))
+        .when(outcome == MISSING).then(pl.lit(on_missing, pl.Int8))
+        .when(outcome == ERROR).then(pl.lit(BLOCK, pl.Int8))  # could not evaluate: never let it through
+        .otherwise(pl.lit(BLOCK, pl.Int8))
+    )
+
+
+def _attach_baseline(
+    frame: pl.DataFrame,
+    flags: dict[str, str],
+    ruleset: RuleSet,
+    baseline: MetricsSource | None,
+    wanted: list[str],
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """`baseline.x` columns: metric x of one previous run, the same for every run judged."""
+    if not wanted:
+        return frame, flags
+    plain = [n[len(BASELINE_PREFIX):] for n in wanted]
+    if baseline is None:
+        empty, _ = normalize(pl.DataFrame({RUN_ID: ["-"]}), plain, ruleset.catalog)
+        row: Mapping[str, Any] = {n: None for n in plain}
+        bflags: dict[str, str] = {}
+        bframe = empty
+    else:
+        braw = read_metrics(baseline, what="baseline")
+        if braw.height != 1:
+            raise InputError(f"baseline: expected the metrics of one previous run, got {braw.height} rows")
+        bframe, bflags = normalize(braw, plain, ruleset.catalog)
+        row = bframe.row(0, named=True)
+    columns = [pl.lit(row[n], bframe.schema[n]).alias(BASELINE_PREFIX + n) for n in plain]
+    flags = dict(flags)
+    for n in plain:
+        if n in bflags:
+            flags[BASELINE_PREFIX + n] = BASELINE_PREFIX + bflags[n]
+            columns.append(pl.lit(bool(row[bflags[n]])).alias(flags[BASELINE_PREFIX + n]))
+    return frame.with_columns(columns), flags

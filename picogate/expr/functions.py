@@ -1,0 +1,73 @@
+"""The whitelist of functions a check may call: one entry per function.
+
+Each entry holds its arity, its typing rule, its polars translation and its
+plain-Python reference semantics side by side, so the compiler and the reference
+interpreter cannot drift apart. Anything not listed here is refused by name.
+
+Null rules (fail closed): `abs`, `min`, `max` are null when any argument is null
+(unlike polars' `min_horizontal`, which skips nulls); `coalesce` is the first
+non-null argument; `is_null` is never null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+
+import polars as pl
+
+Typer = Callable[[Sequence[str]], "str | None"]  # argument types -> result type, None if refused
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    min_args: int
+    max_args: int | None
+    signature: str  # shown in errors
+    typer: Typer
+    compile: Callable[[Sequence[pl.Expr]], pl.Expr]
+    reference: Callable[[Sequence[object]], object]
+
+
+def _all_num(types: Sequence[str], result: str = "num") -> str | None:
+    return result if all(t == "num" for t in types) else None
+
+
+def _same_type(types: Sequence[str]) -> str | None:
+    kinds = {t for t in types if t != "null"}
+    if len(kinds) != 1 or next(iter(kinds)) not in ("num", "str", "bool"):
+        return None
+    return kinds.pop()
+
+
+def _null_if_any_null(exprs: Sequence[pl.Expr], value: pl.Expr) -> pl.Expr:
+    any_null = reduce(lambda a, b: a | b, (e.is_null() for e in exprs))
+    return pl.when(any_null).then(None).otherwise(value)
+
+
+def _ref_min(args: Sequence[object]) -> object:
+    return None if any(a is None for a in args) else min(args)  # type: ignore[type-var]
+
+
+def _ref_max(args: Sequence[object]) -> object:
+    return None if any(a is None for a in args) else max(args)  # type: ignore[type-var]
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function("abs", 1, 1, "abs(number)", _all_num,
+                 lambda a: a[0].abs(), lambda a: None if a[0] is None else abs(a[0])),  # type: ignore[arg-type]
+        Function("min", 2, None, "min(number, number, ...)", _all_num,
+                 lambda a: _null_if_any_null(a, pl.min_horizontal(*a)), _ref_min),
+        Function("max", 2, None, "max(number, number, ...)", _all_num,
+                 lambda a: _null_if_any_null(a, pl.max_horizontal(*a)), _ref_max),
+        Function("coalesce", 2, None, "coalesce(value, value, ...) of one type", _same_type,
+                 lambda a: pl.coalesce(*a), lambda a: next((x for x in a if x is not None), None)),
+        Function("is_null", 1, 1, "is_null(value)",
+                 lambda t: "bool" if t[0] in ("num", "str", "bool") else None,
+                 lambda a: a[0].is_null(), lambda a: a[0] is None),
+    )
+}

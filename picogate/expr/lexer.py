@@ -1,0 +1,193 @@
+"""Lexer of the check-expression language: text -> positioned tokens.
+
+Only ASCII is allowed outside string literals; a Unicode look-alike (a non-breaking
+space, `≥`, a curly quote, the minus sign U+2212) is named and refused rather than
+silently misread. Dotted metric names (`eval.math.pass_rate`) are one token; odd
+names are written in backticks (`` `loss/ema-0.9` ``). `{skill}` inside a name (or on
+its own) is a category placeholder, filled in when a per-category rule expands.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from picogate.expr.errors import ExprError
+
+MAX_LENGTH = 4096  # characters in one expression; longer checks are refused, not parsed
+MAX_STRING = 512  # characters in one string literal
+
+KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})
+OPERATORS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",")
+
+# Common mistakes get a hint instead of a bare "unexpected character".
+_HINTS = {
+    "&&": "use 'and'",
+    "||": "use 'or'",
+    "**": "there is no power operator",
+    "=": "use '==' to compare",
+    "!": "use 'not' (or '!=' to compare)",
+    "&": "use 'and'",
+    "|": "use 'or'",
+    "^": "there is no power or xor operator",
+    "'''": "triple-quoted strings are not supported",
+    "@": "not an operator",
+    "~": "use 'not'",
+    ":": "not an operator",
+    ";": "one expression only",
+    "=>": "use '>='",
+    "=<": "use '<='",
+    "<>": "use '!='",
+}
+_LOOKALIKES = {
+    "\u00a0": "a non-breaking space; use a plain space",
+    "\u2212": "the minus sign U+2212; use '-'",
+    "\u2264": "'≤'; use '<='",
+    "\u2265": "'≥'; use '>='",
+    "\u2260": "'≠'; use '!='",
+    "\u2018": "a curly quote; use ' or \"",
+    "\u2019": "a curly quote; use ' or \"",
+    "\u201c": "a curly quote; use ' or \"",
+    "\u201d": "a curly quote; use ' or \"",
+    "\u2013": "an en dash; use '-'",
+    "\u2014": "an em dash; use '-'",
+    "\u00d7": "'×'; use '*'",
+    "\u00f7": "'÷'; use '/'",
+}
+
+_IDENT = r"(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})"
+_NAME_RE = re.compile(rf"{_IDENT}(?:\.(?:[A-Za-z0-9_]+|\{{[A-Za-z_][A-Za-z0-9_]*\}}))*")
+_NUMBER_RE = re.compile(r"(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d+)?")
+_SPACE = " \t\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # NUMBER STRING NAME PARAM KEYWORD OP EOF
+    value: object
+    pos: int
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split `text` into tokens; raise `ExprError` at the first character that is not allowed."""
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}", text, 0)
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _SPACE:
+            i += 1
+            continue
+        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+            tokens.append(_number(text, i))
+        elif ch.isascii() and (ch.isalpha() or ch in "_{"):
+            tokens.append(_name(text, i))
+        elif ch == "`":
+            tokens.append(_quoted_name(text, i))
+        elif ch in "'\"":
+            tokens.append(_string(text, i))
+        else:
+            tokens.append(_operator(text, i))
+        i = tokens[-1].end
+    tokens.append(Token("EOF", None, n, n))
+    return tokens
+
+
+def _number(text: str, i: int) -> Token:
+    m = _NUMBER_RE.match(text, i)
+    assert m is not None  # the caller saw a digit
+    end = m.end()
+    if end < len(text) and (text[end].isalnum() or text[end] in "_."):
+        raise ExprError(f"malformed number '{text[i:end + 1]}'", text, end)
+    raw = m.group().replace("_", "")
+    value: int | float
+    if any(c in raw for c in ".eE"):
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ExprError(f"number '{m.group()}' is too large for a 64-bit float", text, i)
+    else:
+        value = int(raw)
+        if len(raw) > 1 and raw[0] == "0":
+            raise ExprError(f"number '{m.group()}' has a leading zero; write {value}", text, i)
+        if abs(value) > 2**53:
+            raise ExprError(f"integer '{m.group()}' cannot be compared exactly (limit 2**53)", text, i)
+    return Token("NUMBER", value, i, end)
+
+
+def _name(text: str, i: int) -> Token:
+    m = _NAME_RE.match(text, i)
+    if m is None:  # a '{' that does not open a valid placeholder
+        raise ExprError("'{' must open a placeholder such as {skill}", text, i)
+    word = m.group()
+    if word.endswith(".") or (m.end() < len(text) and text[m.end()] == "."):
+        raise ExprError(f"name '{word}' cannot end with '.'", text, m.end())
+    for part in word.split("."):
+        if part.startswith("__") or part.startswith("{__"):
+            raise ExprError(f"'{part}': names starting with '__' are not allowed", text, i)
+    if "." not in word and word.startswith("{"):
+        return Token("PARAM", word[1:-1], i, m.end())
+    if word in KEYWORDS:
+        return Token("KEYWORD", word, i, m.end())
+    if "." in word and word.split(".")[0] in KEYWORDS:
+        raise ExprError(f"'{word.split('.')[0]}' is a keyword and cannot start a name", text, i)
+    return Token("NAME", word, i, m.end())
+
+
+def _quoted_name(text: str, i: int) -> Token:
+    end = text.find("`", i + 1)
+    if end == -1:
+        raise ExprError("unterminated `quoted name`", text, i)
+    name = text[i + 1 : end]
+    if not name or "\n" in name or not name.isprintable():
+        raise ExprError("a `quoted name` must be non-empty, printable and on one line", text, i)
+    return Token("NAME", name, i, end + 1)
+
+
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t"}
+
+
+def _string(text: str, i: int) -> Token:
+    quote, j, out = text[i], i + 1, []
+    if text.startswith(quote * 3, i):
+        raise ExprError(_HINTS["'''"], text, i)
+    while j < len(text):
+        ch = text[j]
+        if ch == quote:
+            if j - i - 1 > MAX_STRING:
+                raise ExprError(f"string literal longer than {MAX_STRING} characters", text, i)
+            return Token("STRING", "".join(out), i, j + 1)
+        if ch in "\r\n":
+            break
+        if ch == "\\":
+            nxt = text[j + 1 : j + 2]
+            if nxt not in _ESCAPES:
+                raise ExprError(f"unknown escape '\\{nxt}' in string", text, j)
+            out.append(_ESCAPES[nxt])
+            j += 2
+            continue
+        out.append(ch)
+        j += 1
+    raise ExprError("unterminated string literal", text, i)
+
+
+def _operator(text: str, i: int) -> Token:
+    for hint in sorted(_HINTS, key=len, reverse=True):
+        if text.startswith(hint, i) and not any(text.startswith(op, i) and len(op) >= len(hint)
+                                                for op in OPERATORS):
+            raise ExprError(f"'{hint}' is not allowed: {_HINTS[hint]}", text, i)
+    for op in OPERATORS:
+        if text.startswith(op, i):
+            return Token("OP", op, i, i + len(op))
+    ch = text[i]
+    if ch == ".":
+        raise ExprError("attribute access is not allowed; a dotted metric name has no spaces", text, i)
+    if ch in _LOOKALIKES:
+        raise ExprError(f"character U+{ord(ch):04X} is {_LOOKALIKES[ch]}", text, i)
+    if not ch.isascii():
+        name = unicodedata.name(ch, "unnamed")
+        raise ExprError(f"non-ASCII character U+{ord(ch):04X} ({name}) outside a string", text, i)
+    raise ExprError(f"unexpected character {ch!r}", text, i)

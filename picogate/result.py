@@ -1,0 +1,233 @@
+"""GateResult: the verdict per run and the evidence for it, as polars tables.
+
+`runs` and `status` are computed by `evaluate`'s single pass. `checks` (one row per
+run x rule, with observed value, requirement, message and fix) is built on first
+access, because a report over 100,000 runs rarely needs all of it.
+"""
+
+from __future__ import annotations
+
+import string
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from picogate.expr import ERROR, OUTCOMES, infer, nodes
+from picogate.expr.checker import NameResolver as Resolver
+from picogate.expr.compiler import compile_value
+from picogate.metrics import RUN_ID
+from picogate.rules.model import Rule, RuleSet
+
+OK, WARN, BLOCK = 0, 1, 2
+EFFECTS = ("ok", "warn", "block")
+STATUS_ORDER = {"approved": 0, "warn": 1, "blocked": 2}
+OUTCOME_DTYPE = pl.Enum(list(OUTCOMES))
+EFFECT_DTYPE = pl.Enum(list(EFFECTS))
+
+CHECK_COLUMNS = ["run_id", "rule_id", "category", "stage", "severity", "outcome", "effect", "observed",
+                 "observed_value", "required", "threshold", "message", "fix", "source"]
+NO_CHECK_PASSED = "picogate.nothing_passed"
+_ERROR_PREFIX = "could not evaluate (an input is unreadable as its type, or arithmetic is not finite): "
+
+
+class GateResult:
+    """What `evaluate` returns. See DESIGN.md, "Contracts"."""
+
+    def __init__(self, ruleset: RuleSet, wide: pl.DataFrame, stage: str | None = None) -> None:
+        self.ruleset = ruleset
+        self.stage = stage
+        self._wide = wide
+
+    @cached_property
+    def status(self) -> str:
+        """The worst verdict over all runs: approved, warn or blocked."""
+        statuses = self._wide.get_column("_status").unique().to_list()
+        return max(statuses, key=STATUS_ORDER.__getitem__)
+
+    @cached_property
+    def runs(self) -> pl.DataFrame:
+        """`run_id, status, blocking, warnings, passed` per run, in input order."""
+        effects = [pl.col(f"!{i}") for i in range(len(self.ruleset.rules))]
+        count = (lambda code: pl.sum_horizontal([e == code for e in effects])) if effects else \
+            (lambda code: pl.lit(0, pl.UInt32))
+        return self._wide.select(
+            pl.col(RUN_ID),
+            pl.col("_status").alias("status"),
+            count(BLOCK).cast(pl.UInt32).alias("blocking"),
+            count(WARN).cast(pl.UInt32).alias("warnings"),
+            pl.col("_passed").cast(pl.UInt32).alias("passed"),
+        )
+
+    @cached_property
+    def checks(self) -> pl.DataFrame:
+        """One row per run and check: outcome, observed vs required, message, fix."""
+        parts = [self._rule_checks(i, rule) for i, rule in enumerate(self.ruleset.rules)]
+        nothing = self._wide.filter((pl.col("_passed") == 0) & (pl.col("_worst") != BLOCK))
+        if nothing.height or not self.ruleset.rules:
+            parts.append(_nothing_passed(nothing if self.ruleset.rules else self._wide, self.ruleset))
+        if not parts:
+            return pl.DataFrame(schema=_check_schema())
+        return pl.concat(parts, how="vertical")
+
+    def failing(self) -> pl.DataFrame:
+        """Checks that do not let their run through, worst first, then weakest observed first."""
+        gap = pl.col("observed_value") - pl.col("threshold").fill_null(0.0)
+        return (
+            self.checks.filter(pl.col("effect") != "ok")
+            .with_columns(gap.alias("_gap"))
+            .sort(["effect", "_gap"], descending=[True, False], nulls_last=False, maintain_order=True)
+            .drop("_gap")
+        )
+
+    def _rule_checks(self, i: int, rule: Rule) -> pl.DataFrame:
+        resolve = self.ruleset.catalog.resolve
+        observed, required, threshold, value = _observed_parts(rule, resolve)
+        return self._wide.select(
+            pl.col(RUN_ID),
+            pl.lit(rule.id).alias("rule_id"),
+            pl.lit(rule.category, pl.String).alias("category"),
+            pl.lit(rule.stage).alias("stage"),
+            pl.lit(rule.severity).alias("severity"),
+            pl.col(f"#{i}").cast(pl.UInt32).replace_strict(dict(enumerate(OUTCOMES)), return_dtype=OUTCOME_DTYPE)
+            .alias("outcome"),
+            pl.col(f"!{i}").cast(pl.UInt32).replace_strict(dict(enumerate(EFFECTS)), return_dtype=EFFECT_DTYPE)
+            .alias("effect"),
+            observed.alias("observed"),
+            value.alias("observed_value"),
+            required.alias("required"),
+            pl.lit(threshold, pl.Float64).alias("threshold"),
+            pl.when(pl.col(f"#{i}") == ERROR)
+            .then(pl.concat_str([pl.lit(_ERROR_PREFIX), _render(rule.message, observed, required, threshold, resolve)]))
+            .otherwise(_render(rule.message, observed, required, threshold, resolve)).alias("message"),
+            _render(rule.fix, observed, required, threshold, resolve).alias("fix"),
+            pl.lit(str(rule.source)).alias("source"),
+        )
+
+    # -- reports (see picogate/report.py)
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: status, runs, checks (every row), the profile and its overrides."""
+        from picogate.report import to_dict
+
+        return to_dict(self)
+
+    def to_markdown(self, *, max_runs: int = 50) -> str:
+        from picogate.report import to_markdown
+
+        return to_markdown(self, max_runs=max_runs)
+
+    def to_junit_xml(self) -> str:
+        from picogate.report import to_junit_xml
+
+        return to_junit_xml(self)
+
+    def __repr__(self) -> str:
+        return f"GateResult(status={self.status!r}, runs={self._wide.height}, checks={len(self.ruleset.rules)})"
+
+
+def fmt(expr: pl.Expr) -> pl.Expr:
+    """A value as short text: 6 significant digits, 'missing' for null."""
+    return pl.when(expr.is_null()).then(pl.lit("missing")).otherwise(
+        expr.round_sig_figs(6).cast(pl.String).str.strip_suffix(".0"))
+
+
+def _text(expr: pl.Expr, kind: str) -> pl.Expr:
+    if kind == "num":
+        return fmt(expr)
+    if kind == "bool":
+        return pl.when(expr.is_null()).then(pl.lit("missing")).otherwise(
+            pl.when(expr).then(pl.lit("true")).otherwise(pl.lit("false")))
+    return pl.when(expr.is_null()).then(pl.lit("missing")).otherwise(pl.format("'{}'", expr))
+
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _observed_parts(rule: Rule, resolve: Resolver) -> tuple[pl.Expr, pl.Expr, float | None, pl.Expr]:
+    """(observed text, required text, numeric threshold, observed number) of a rule's check."""
+    node = rule.node
+
+    def kind(n: nodes.Node) -> str:
+        return infer(n, resolve)
+
+    none = pl.lit(None, pl.Float64)
+    if isinstance(node, nodes.Binary) and node.op in _FLIP:
+        left, right, op = node.left, node.right, node.op
+        if isinstance(left, nodes.Literal) and not isinstance(right, nodes.Literal):
+            left, right, op = right, left, _FLIP[op]
+        lval = compile_value(left)
+        numeric = kind(left) == "num"
+        observed = _text(lval, kind(left))
+        if isinstance(right, nodes.Literal):
+            rtext = nodes.to_text(right)
+            threshold = float(right.value) if numeric and right.value is not None else None
+            if threshold is not None:
+                rtext = fmt_number(threshold)
+            return observed, pl.lit(f"{op} {rtext}"), threshold, lval if numeric else none
+        rval = compile_value(right)
+        return observed, pl.concat_str([pl.lit(f"{op} "), _text(rval, kind(right))]), None, \
+            lval if numeric else none
+    if isinstance(node, nodes.Binary) and node.op in ("in", "not in"):
+        lval = compile_value(node.left)
+        return _text(lval, kind(node.left)), pl.lit(f"{node.op} {nodes.to_text(node.right)}"), None, none
+    parts = []
+    for name in nodes.names(node):
+        n = nodes.Name(name, 0, 0)
+        parts += [pl.lit(f"{name}="), _text(compile_value(n), kind(n)), pl.lit(", ")]
+    observed = pl.concat_str(parts[:-1]) if parts else pl.lit("")
+    return observed, pl.lit(_check_text(rule)), None, none
+
+
+def fmt_number(x: float) -> str:
+    return f"{x:.6g}" if abs(x) < 1e16 else repr(x)
+
+
+def _check_text(rule: Rule) -> str:
+    text = " ".join(rule.check.split())
+    for key, value in rule.params.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text
+
+
+def _render(template: str, observed: pl.Expr, required: pl.Expr, threshold: float | None,
+            resolve: Resolver) -> pl.Expr:
+    pieces: list[pl.Expr] = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(pl.lit(literal))
+        if field is None:
+            continue
+        if field == "observed":
+            pieces.append(observed)
+        elif field == "required":
+            pieces.append(required)
+        elif field == "threshold":
+            pieces.append(pl.lit(fmt_number(threshold) if threshold is not None else "n/a"))
+        else:
+            pieces.append(_text(pl.col(field), resolve(field)))
+    return pl.concat_str(pieces) if pieces else pl.lit("")
+
+
+def _nothing_passed(frame: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
+    why = ("no rules apply at this stage" if not ruleset.rules
+           else "no check passed: every rule's evidence is missing or was skipped")
+    return frame.select(
+        pl.col(RUN_ID),
+        pl.lit(NO_CHECK_PASSED).alias("rule_id"),
+        pl.lit(None, pl.String).alias("category"),
+        pl.lit("any").alias("stage"),
+        pl.lit("block").alias("severity"),
+        pl.lit("missing", OUTCOME_DTYPE).alias("outcome"),
+        pl.lit("block", EFFECT_DTYPE).alias("effect"),
+        pl.lit("no passing evidence").alias("observed"),
+        pl.lit(None, pl.Float64).alias("observed_value"),
+        pl.lit("at least one passing check").alias("required"),
+        pl.lit(None, pl.Float64).alias("threshold"),
+        pl.lit(why).alias("message"),
+        pl.lit(f"provide the metrics profile '{ruleset.profile}' reads, or pick the right --stage").alias("fix"),
+        pl.lit(", ".join(ruleset.files) or "-").alias("source"),
+    )
+
+
+def _check_schema() -> dict[str, pl.DataType]:
+    return {c: pl.String for c in CHECK_COLUMNS}

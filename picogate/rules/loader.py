@@ -1,0 +1,280 @@
+"""Load a profile: strict YAML -> JSON Schema -> pydantic -> parsed, checked rules.
+
+Every fault is a `RuleError` naming the file, the rule id, the line and the column.
+Profiles compose with `extends`: parents' rules come first, and a later definition
+of the same rule id replaces the earlier one in place, recorded as an `Override` so
+reports can show it. A per-category rule expands to one rule per category.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import string
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+from pydantic import ValidationError
+
+from picogate.catalog import Catalog, metric_from_spec, shipped_catalog
+from picogate.errors import PicogateError, RuleError
+from picogate.expr import ExprError, check_condition, expand, names, parse, placeholders
+from picogate.paths import RULES_DIR, SCHEMAS_DIR
+from picogate.rules.model import Override, Rule, RuleFileSpec, RuleSet, RuleSpec, Source
+from picogate.yamlstrict import Document, YAMLError, load_file
+
+REPORT_FIELDS = {"observed", "required", "threshold"}  # message placeholders filled per run
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS_DIR / "rules.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def load_rules(source: str | Path | RuleSet) -> RuleSet:
+    """A `RuleSet` from a rule file path, a shipped profile name, or an existing `RuleSet`.
+
+    >>> load_rules("skill_release").profile
+    'skill_release'
+    """
+    if isinstance(source, RuleSet):
+        return source
+    path = _find(str(source), None)
+    return _load_profile(path, ())
+
+
+def find_profile(name: str) -> Path:
+    """The shipped rule file whose `profile:` is `name`."""
+    return _find(name, None)
+
+
+def _find(ref: str, near: Path | None) -> Path:
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if near is not None and not p.is_absolute():
+            p = near / p
+        if not p.is_file():
+            raise RuleError(f"rule file not found: {ref}", file=str(ref))
+        return p
+    dirs = [d for d in (near, RULES_DIR) if d is not None]
+    for d in dirs:
+        for cand in (d / f"{ref}.yaml", d / f"{ref}.yml"):
+            if cand.is_file():
+                return cand
+    for d in dirs:  # a file whose stem differs from its profile name
+        for cand in sorted(d.glob("*.y*ml")):
+            try:
+                if _peek_profile(cand) == ref:
+                    return cand
+            except PicogateError:
+                continue
+    shipped = sorted(_peek_profile(f) for f in RULES_DIR.glob("*.yaml"))
+    raise RuleError(f"no profile named '{ref}' (shipped profiles: {', '.join(shipped)})", file=ref)
+
+
+def _peek_profile(path: Path) -> str:
+    data = load_file(path).data
+    return data.get("profile", "") if isinstance(data, dict) else ""
+
+
+def display_path(path: Path) -> str:
+    """A path as users know it: relative to the working directory or the repository when possible."""
+    resolved = path.resolve()
+    for base in (Path.cwd(), RULES_DIR.parent):
+        try:
+            return str(resolved.relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def _load_profile(path: Path, chain: tuple[Path, ...]) -> RuleSet:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise RuleError(f"profiles extend each other in a cycle: {cycle}", file=display_path(path))
+    doc, spec = load_spec(path)
+    parents = [_load_profile(_find(name, path.parent), (*chain, resolved)) for name in spec.extends]
+
+    catalog = shipped_catalog()
+    for parent in parents:
+        catalog = catalog.extended(parent.catalog)  # re-declaring a metric identically is a no-op
+    try:
+        own = (metric_from_spec(n, m.model_dump(), str(path)) for n, m in spec.metrics.items())
+        catalog = catalog.extended(own)
+    except PicogateError as exc:
+        line, col = doc.where(("metrics",))
+        raise RuleError(str(exc), file=doc.file, line=line, column=col) from None
+
+    merged: dict[str, list[Rule]] = {}  # base id -> its rules; re-assignment keeps the position
+    overrides: list[Override] = []
+    tables: dict[str, list[dict]] = {}
+    files: list[str] = []
+
+    def put(base_id: str, group: list[Rule]) -> None:
+        if base_id in merged:
+            overrides.append(Override(base_id, merged[base_id][0].source, group[0].source))
+        merged[base_id] = group
+
+    for parent in parents:
+        tables.update(parent.tables)
+        files.extend(f for f in parent.files if f not in files)
+        overrides.extend(o for o in parent.overrides if o not in overrides)
+        groups: dict[str, list[Rule]] = {}
+        for rule in parent.rules:
+            groups.setdefault(rule.base_id, []).append(rule)
+        for base_id, group in groups.items():
+            put(base_id, group)
+    tables.update(spec.tables)
+    files.append(doc.file)
+
+    seen: dict[str, int] = {}
+    for i, rspec in enumerate(spec.rules):
+        if rspec.id in seen:
+            line, col = doc.where(("rules", i, "id"))
+            raise RuleError(f"duplicate rule id '{rspec.id}' (first defined as rule #{seen[rspec.id] + 1})",
+                            file=doc.file, rule_id=rspec.id, line=line, column=col)
+        seen[rspec.id] = i
+        put(rspec.id, build_rules(rspec, doc, i, catalog))
+
+    rules = tuple(r for group in merged.values() for r in group)
+    ids = [r.id for r in rules]
+    clash = next((i for i in ids if ids.count(i) > 1), None)
+    if clash is not None:
+        raise RuleError(f"two rules expand to the same id '{clash}'", file=doc.file, rule_id=clash)
+    return RuleSet(spec.profile, rules, catalog, tuple(files), tuple(overrides), tables)
+
+
+def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
+    """Parse and validate one file (no `extends` resolution)."""
+    try:
+        doc = load_file(path)
+    except YAMLError as exc:
+        raise RuleError(exc.reason, file=display_path(path), line=exc.line, column=exc.column) from None
+    doc.file = display_path(path)
+    if doc.data is None:
+        raise RuleError("the file is empty; a rule file needs at least 'profile:'", file=doc.file, line=1)
+    if not isinstance(doc.data, dict):
+        raise RuleError("a rule file must be a mapping with 'profile:' and 'rules:'", file=doc.file, line=1)
+    errors = sorted(_validator().iter_errors(doc.data), key=lambda e: (len(e.absolute_path), str(e.path)))
+    if errors:
+        raise _schema_error(errors[0], doc)
+    try:
+        spec = RuleFileSpec.model_validate(doc.data)
+    except ValidationError as exc:  # the schema should have caught it; stay precise anyway
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        line, col = doc.where(loc)
+        where = ".".join(map(str, loc))
+        raise RuleError(f"{where}: {err['msg']}", file=doc.file, line=line, column=col) from None
+    return doc, spec
+
+
+def _schema_error(err: jsonschema.ValidationError, doc: Document) -> RuleError:
+    path = tuple(err.absolute_path)
+    rule_id = None
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        rules = doc.data.get("rules") or []
+        if path[1] < len(rules) and isinstance(rules[path[1]], dict):
+            rule_id = rules[path[1]].get("id")
+    message = err.message
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(err.schema.get("properties", {}))
+        if extra:
+            close = difflib.get_close_matches(extra[0], list(err.schema.get("properties", {})), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {allowed})"
+            message = f"unknown key '{extra[0]}'{hint}"
+            path = (*path, extra[0])
+    elif err.validator == "enum":
+        message = f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    elif err.validator == "required":
+        message = err.message.replace("is a required property", "is required")
+    where = ".".join(str(p) for p in path)
+    line, col = doc.where(path)
+    return RuleError(f"{where}: {message}" if where else message, file=doc.file, rule_id=rule_id,
+                     line=line, column=col)
+
+
+def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog) -> list[Rule]:
+    """Parse, expand and type-check one rule entry: one `Rule` per category (or one)."""
+    file = doc.file
+    path = ("rules", index, "check")
+    line, col = doc.where(("rules", index))
+    source = Source(file, line, col)
+
+    def expr_error(exc: ExprError, rule_id: str) -> RuleError:
+        l0, c0 = doc.scalars.get(path, doc.where(path))
+        style = doc.styles.get(path)
+        if l0 is None:
+            return RuleError(exc.reason, file=file, rule_id=rule_id, detail=exc.caret())
+        if style in ("|", ">"):  # block scalar: content starts on the next line, indented
+            fline, fcol = l0 + 1 + exc.line, None
+        else:
+            fline = l0 + exc.line
+            fcol = (c0 + (1 if style in ("'", '"') else 0) + exc.column - 1) if exc.line == 0 else exc.column
+        return RuleError(exc.reason, file=file, rule_id=rule_id, line=fline, column=fcol, detail=exc.caret())
+
+    try:
+        template = parse(spec.check)
+    except ExprError as exc:
+        raise expr_error(exc, spec.id) from None
+
+    if spec.per_category is None:
+        categories: list[tuple[str | None, dict[str, object]]] = [(None, {})]
+    else:
+        pc = spec.per_category
+        categories = [
+            (cat, {pc.name: cat, **(dict(v) if isinstance(v, dict) else {"threshold": v})})
+            for cat, v in pc.values.items()
+        ]
+    used = placeholders(template)
+    if spec.per_category is None and used:
+        err = ExprError(f"placeholder {{{sorted(used)[0]}}} needs a per_category table", spec.check,
+                        spec.check.find("{"))
+        raise expr_error(err, spec.id)
+
+    rules = []
+    for category, params in categories:
+        rule_id = f"{spec.id}.{category}" if category else spec.id
+        try:
+            node = expand(template, params, spec.check)
+            check_condition(node, catalog.resolve, spec.check)
+        except ExprError as exc:
+            raise expr_error(exc, rule_id) from None
+        message = _fill(spec.message, params, catalog, node, ("rules", index, "message"), doc, rule_id)
+        fix = _fill(spec.fix, params, catalog, node, ("rules", index, "fix"), doc, rule_id)
+        rules.append(Rule(rule_id, spec.id, category, params, spec.stage, spec.severity, spec.missing,
+                          spec.check, node, message, fix, spec.description, source))
+    return rules
+
+
+def _fill(text: str, params: Mapping[str, object], catalog: Catalog, node: object, path: tuple,
+          doc: Document, rule_id: str) -> str:
+    """Fill category placeholders now; check that the rest name something a report can fill."""
+    out = []
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        line, col = doc.where(path)
+        raise RuleError(f"{path[-1]}: {exc} (write '{{{{' for a literal brace)", file=doc.file,
+                        rule_id=rule_id, line=line, column=col) from None
+    for literal, field_name, spec, conv in parsed:
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field_name is None:
+            continue
+        if field_name in params:
+            out.append(str(params[field_name]))
+            continue
+        ok = field_name in REPORT_FIELDS or field_name in names(node) or catalog.lookup(field_name)
+        if not ok or spec or conv:
+            line, col = doc.where(path)
+            why = f"format spec in '{{{field_name}:{spec}}}' is not supported" if (spec or conv) else \
+                f"placeholder '{{{field_name}}}' is neither a metric nor one of " \
+                f"{', '.join(sorted(REPORT_FIELDS | set(params)))}"
+            raise RuleError(f"{path[-1]}: {why}", file=doc.file, rule_id=rule_id, line=line, column=col)
+        out.append("{" + field_name + "}")
+    return "".join(out)

@@ -1,0 +1,197 @@
+"""Strict YAML for policy files: what you see is what picogate reads.
+
+Built on PyYAML's event stream (not its constructor), so that:
+- duplicate keys are an error (PyYAML silently keeps the last);
+- anchors, aliases and `<<` merges are refused (no alias bombs, no hidden merges);
+- explicit tags are refused (`!!python/object` never runs anything);
+- nesting deeper than `MAX_DEPTH` is refused before any recursion can overflow;
+- plain scalars follow YAML 1.2's core schema, not 1.1's surprises: `yes`/`no`/`on`/
+  `off` are refused as ambiguous (quote them for text), `1e-4` is a float, `010` is
+  refused (octal in 1.1), `.nan`/`.inf` are refused, `1:20` stays a string;
+- every value remembers its line and column, for errors that point at the fault.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from picogate.errors import PicogateError
+
+MAX_DEPTH = 32
+MAX_BYTES = 2_000_000
+
+_NULL = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+_YAML11_BOOL = {"yes", "no", "on", "off", "y", "n"}
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*(?:_[0-9]+)*)")
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
+_FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+")
+_NONFINITE = re.compile(r"[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
+_OTHER_BASE = re.compile(r"[-+]?0[xXoObB][0-9a-fA-F_]+")
+
+Path_ = tuple[str | int, ...]
+
+
+class YAMLError(PicogateError):
+    """A YAML file that picogate refuses; `str()` is `file:line:col: reason`."""
+
+    def __init__(self, file: str, line: int | None, column: int | None, reason: str) -> None:
+        self.file, self.line, self.column, self.reason = file, line, column, reason
+        where = file + (f":{line}" if line else "") + (f":{column}" if line and column else "")
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass
+class Document:
+    """A loaded YAML document: plain Python data plus where each value came from."""
+
+    data: Any
+    file: str
+    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path -> (line, col), 1-based
+    styles: dict[Path_, str | None] = field(default_factory=dict)  # scalar path -> YAML style
+    scalars: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # scalar path -> its own start
+
+    def where(self, path: Path_) -> tuple[int | None, int | None]:
+        """Line and column of the value at `path`, or of its nearest parent that has one."""
+        p = tuple(path)
+        while p not in self.positions and p:
+            p = p[:-1]
+        return self.positions.get(p, (None, None))
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and strictly parse one YAML file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise YAMLError(str(path), None, None, f"cannot read file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise YAMLError(str(path), None, None, f"file is larger than {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YAMLError(str(path), line, None, "file is not valid UTF-8") from None
+    return load_text(text, str(path))
+
+
+def load_text(text: str, file: str = "<string>") -> Document:
+    """Strictly parse YAML text (one document)."""
+    doc = Document(None, file)
+    stack: list[tuple[Any, Path_, str | None]] = []  # (container, path, pending mapping key)
+    depth = 0
+    root_set = False
+    documents = 0
+
+    def fail(mark: Any, reason: str) -> YAMLError:
+        if mark is None:
+            return YAMLError(file, None, None, reason)
+        return YAMLError(file, mark.line + 1, mark.column + 1, reason)
+
+    def attach(value: Any, mark: Any, style: str | None, is_scalar: bool) -> Path_:
+        nonlocal root_set
+        if not stack:
+            if root_set:
+                raise fail(mark, "only one YAML document is allowed")
+            doc.data, root_set = value, True
+            path: Path_ = ()
+        else:
+            container, cpath, key = stack[-1]
+            if isinstance(container, list):
+                path = (*cpath, len(container))
+                container.append(value)
+            elif key is None:  # this value is a key
+                if not is_scalar or not isinstance(value, str):
+                    raise fail(mark, "mapping keys must be plain text")
+                if value == "<<":
+                    raise fail(mark, "'<<' merge keys are not allowed")
+                if value in container:
+                    raise fail(mark, f"duplicate key '{value}'")
+                stack[-1] = (container, cpath, value)
+                doc.positions[(*cpath, value)] = (mark.line + 1, mark.column + 1)
+                return (*cpath, value)
+            else:
+                path = (*cpath, key)
+                container[key] = value
+                stack[-1] = (container, cpath, None)
+        doc.positions.setdefault(path, (mark.line + 1, mark.column + 1))
+        if is_scalar:
+            doc.styles[path] = style
+            doc.scalars[path] = (mark.line + 1, mark.column + 1)
+        return path
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise fail(event.start_mark, "only one YAML document is allowed")
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                raise fail(event.start_mark, "aliases (*name) are not allowed")
+            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                raise fail(event.start_mark, "anchors (&name) are not allowed")
+            if isinstance(event, yaml.CollectionStartEvent | yaml.ScalarEvent) and event.tag is not None \
+                    and not (isinstance(event, yaml.ScalarEvent) and event.tag == "!"):
+                raise fail(event.start_mark, f"tags such as '{event.tag}' are not allowed")
+            if isinstance(event, yaml.ScalarEvent):
+                in_key = bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is None
+                value = event.value if (in_key or event.style) else _plain(event, fail)
+                attach(value, event.start_mark, event.style, True)
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise fail(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+                if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is None:
+                    raise fail(event.start_mark, "mapping keys must be plain text")
+                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                path = attach(container, event.start_mark, None, False)
+                stack.append((container, path, None))
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+                stack.pop()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        reason = (exc.problem or exc.context or "invalid YAML").strip()
+        if "'\\t'" in reason:
+            reason += " (tabs are not allowed for indentation)"
+        raise fail(mark, f"invalid YAML: {reason}") from None
+    except yaml.YAMLError as exc:
+        raise YAMLError(file, None, None, f"invalid YAML: {exc}") from None
+    return doc
+
+
+def _plain(event: Any, fail: Any) -> Any:
+    """Resolve a plain (unquoted) scalar with YAML 1.2 core rules, refusing 1.1 traps."""
+    s: str = event.value
+    if s in _NULL:
+        return None
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    if s.lower() in _YAML11_BOOL:
+        raise fail(event.start_mark, f"'{s}' is ambiguous (a boolean in YAML 1.1); write true/false, "
+                                     f"or quote it if you mean the text")
+    if _NONFINITE.fullmatch(s):
+        raise fail(event.start_mark, f"'{s}' is not a finite number")
+    if _LEADING_ZERO.fullmatch(s):
+        raise fail(event.start_mark, f"'{s}' has a leading zero (octal in YAML 1.1); write it without, "
+                                     f"or quote it if you mean the text")
+    if _OTHER_BASE.fullmatch(s):
+        raise fail(event.start_mark, f"'{s}': write numbers in decimal")
+    if _INT.fullmatch(s):
+        return int(s.replace("_", ""))
+    if _FLOAT.fullmatch(s) and any(c.isdigit() for c in s):
+        value = float(s.replace("_", ""))
+        if value in (float("inf"), float("-inf")):
+            raise fail(event.start_mark, f"'{s}' is too large for a 64-bit float")
+        return value
+    return s

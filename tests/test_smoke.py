@@ -1,0 +1,29 @@
+# .venv/bin/python -m pytest tests/test_smoke.py
+"""The shipped profiles load and judge the shipped example runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from picogate import evaluate, load_rules
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_profiles_load():
+    rs = load_rules("skill_release")
+    ids = [r.id for r in rs.rules]
+    assert "budget.planned_to_target" in ids
+    assert {f"skill.pass_rate.{s}" for s in ("identity", "refusal", "choice", "math", "spelling")} <= set(ids)
+
+
+def test_examples_verdicts():
+    result = evaluate(REPO / "examples" / "metrics.jsonl", "skill_release")
+    status = dict(result.runs.select("run_id", "status").iter_rows())
+    assert status == {
+        "d12-baseline": "approved",
+        "d20-short-schedule": "blocked",
+        "d16-weak-math": "blocked",
+        "d16-no-spelling-eval": "blocked",
+    }
+    assert result.status == "blocked"
