@@ -1,0 +1,5 @@
+"""`python -m picogate` is the `picogate` command."""
+
+from picogate.cli import main
+
+raise SystemExit(main())
