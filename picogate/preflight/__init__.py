@@ -1,0 +1,6 @@
+"""Preflight evidence: numeric building blocks the preflight collectors call before any GPU is spent.
+
+`text` (normalization and word hashing), `minhash` and `lsh` (near-duplicate pressure, datasketch
+compatible) and `contamination` (eval prompts found in SFT rows or the corpus). Import the module you
+need; nothing heavy is imported here.
+"""
