@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", help="rule files or profile names")
     check.set_defaults(func=cmd_rules_check)
 
+    from picogate.preflight.cli import add_preflight_command
+
+    add_preflight_command(sub)
+
     demo = sub.add_parser("demo", help="run the gate on the shipped example data")
     demo.add_argument("--format", choices=FORMATS, default="text")
     demo.set_defaults(func=cmd_demo)
@@ -144,16 +148,31 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Judge the shipped example runs; the verdicts are the story, so a blocked run still exits 0."""
+    """The gate on the shipped examples: two plans at preflight, four finished runs post-run.
+
+    The verdicts are the story, so a blocked run still exits 0; results go to ./demo-run/.
+    """
     from picogate.evaluate import evaluate
     from picogate.paths import RULES_DIR
+    from picogate.preflight.gate import run
 
     examples = RULES_DIR.parent / "examples"
-    metrics = examples / "metrics.jsonl"
-    if not metrics.is_file():
-        raise PicogateError(f"{metrics}: example data not found (is this a source checkout?)")
-    print(f"picogate demo: judging {metrics.name} against profile 'skill_release'\n")
-    result = evaluate(metrics, "skill_release")
+    if not (examples / "plan.yaml").is_file():
+        raise PicogateError(f"{examples}: example data not found (run the demo from a source checkout)")
+    out_dir = Path("demo-run")
     args.out, args.fail_on = None, "block"
+    from picogate.io import atomic_write_text
+
+    for name in ("plan.yaml", "plan_undertrained.yaml"):
+        print(f"\n== preflight: examples/{name} ==\n")
+        result, evidence = run(examples / name, quiet=True)
+        emit(result, args)
+        payload = {**result.to_dict(), "evidence": evidence}
+        atomic_write_text(out_dir / name.replace(".yaml", ".preflight.json"),
+                          json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+    print("\n== post-run: examples/metrics.jsonl (four finished runs) against skill_release ==\n")
+    result = evaluate(examples / "metrics.jsonl", "skill_release", stage="postrun")
     emit(result, args)
+    atomic_write_text(out_dir / "postrun.json", json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    print(f"\nresults written to {out_dir}/")
     return 0

@@ -17,12 +17,12 @@ import polars as pl
 
 from picogate.catalog import BASELINE_PREFIX
 from picogate.errors import InputError
-from picogate.expr import ERROR, FAIL, MISSING, PASS, compile_check, names
+from picogate.expr import compile_check, names
 from picogate.metrics import RUN_ID, MetricsSource, normalize, read_metrics
-from picogate.result import BLOCK, OK, WARN, GateResult
+from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 from picogate.rules.loader import REPORT_FIELDS
-from picogate.rules.model import Rule
+from picogate.verdict import STATUS, status_columns
 
 
 def evaluate(
@@ -47,24 +47,12 @@ def evaluate(
 
     outcomes = [compile_check(rule.node, bad_flags=flags).outcome.alias(f"#{i}")
                 for i, rule in enumerate(ruleset.rules)]
-    effects = [_effect(pl.col(f"#{i}"), rule).alias(f"!{i}") for i, rule in enumerate(ruleset.rules)]
-    if ruleset.rules:
-        worst = pl.max_horizontal(pl.col(r"^!\d+$"))
-        passed = pl.sum_horizontal([pl.col(f"#{i}") == PASS for i in range(len(ruleset.rules))])
-    else:
-        worst, passed = pl.lit(BLOCK, pl.Int8), pl.lit(0, pl.UInt32)
+    columns = [f"#{i}" for i in range(len(ruleset.rules))]
     wide = (
         frame.lazy()
         .with_columns(outcomes)
-        .with_columns(effects)
-        .with_columns(worst.alias("_worst"), passed.alias("_passed"))
-        .with_columns(
-            pl.when(pl.col("_worst") == BLOCK).then(pl.lit("blocked"))
-            .when(pl.col("_worst") == WARN).then(pl.lit("warn"))
-            .when(pl.col("_passed") > 0).then(pl.lit("approved"))
-            .otherwise(pl.lit("blocked"))  # nothing passed: no evidence is not approval
-            .alias("_status")
-        )
+        .with_columns(status_columns(columns, ruleset.rules))
+        .with_columns(STATUS)
         .collect()
     )
     return GateResult(ruleset, wide, stage)
@@ -84,18 +72,6 @@ def _fields(text: str) -> list[str]:
     import string
 
     return [f for _, f, _, _ in string.Formatter().parse(text) if f]
-
-
-def _effect(outcome: pl.Expr, rule: Rule) -> pl.Expr:
-    severity = BLOCK if rule.severity == "block" else WARN
-    on_missing = {"fail": severity, "warn": WARN, "pass": OK}[rule.missing]
-    return (
-        pl.when(outcome == PASS).then(pl.lit(OK, pl.Int8))
-        .when(outcome == FAIL).then(pl.lit(severity, pl.Int8))
-        .when(outcome == MISSING).then(pl.lit(on_missing, pl.Int8))
-        .when(outcome == ERROR).then(pl.lit(BLOCK, pl.Int8))  # could not evaluate: never let it through
-        .otherwise(pl.lit(BLOCK, pl.Int8))
-    )
 
 
 def _attach_baseline(

@@ -14,10 +14,9 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import polars as pl
-import pyarrow as pa
 
 from picogate.catalog import Catalog
 from picogate.errors import InputError
@@ -25,7 +24,10 @@ from picogate.errors import InputError
 RUN_ID = "run_id"
 BAD_SUFFIX = "\x00unreadable"  # companion column: the cell was present but not readable as its type
 
-MetricsSource = pl.DataFrame | pl.LazyFrame | pa.Table | Mapping[str, Any] | str | Path
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MetricsSource: TypeAlias = "pl.DataFrame | pl.LazyFrame | pa.Table | Mapping[str, Any] | str | Path"
 
 
 def read_metrics(source: MetricsSource, *, what: str = "metrics") -> pl.DataFrame:
@@ -34,7 +36,11 @@ def read_metrics(source: MetricsSource, *, what: str = "metrics") -> pl.DataFram
         source = source.collect()
     if isinstance(source, pl.DataFrame):
         df = source
-    elif isinstance(source, pa.Table):
+    elif type(source).__module__.startswith("pyarrow"):  # pyarrow is imported only when given one
+        import pyarrow as pa
+
+        if not isinstance(source, pa.Table | pa.RecordBatch):
+            raise InputError(f"{what}: cannot read a pyarrow {type(source).__name__}; pass a Table")
         df = pl.from_arrow(source)  # type: ignore[assignment]
     elif isinstance(source, Mapping):
         df = _from_rows([_flatten(source, what)], what)
@@ -58,8 +64,8 @@ def _check_runs(df: pl.DataFrame, where: str) -> pl.DataFrame:
     ids = df.get_column(RUN_ID).cast(pl.String, strict=False)
     if ids.null_count():
         raise InputError(f"{where}: {ids.null_count()} run(s) have no '{RUN_ID}'")
-    dupes = ids.filter(ids.is_duplicated()).unique().sort().to_list()
-    if dupes:
+    if ids.n_unique() != ids.len():  # cheap test first; list the duplicates only when there are some
+        dupes = ids.filter(ids.is_duplicated()).unique().sort().to_list()
         raise InputError(f"{where}: duplicate {RUN_ID} {', '.join(map(repr, dupes[:5]))}; each run needs one row")
     return df.with_columns(ids.alias(RUN_ID))
 

@@ -13,14 +13,13 @@ from typing import Any
 
 import polars as pl
 
-from picogate.expr import ERROR, OUTCOMES, infer, nodes
+from picogate.expr import ERROR, OUTCOMES, PASS, infer, nodes
 from picogate.expr.checker import NameResolver as Resolver
 from picogate.expr.compiler import compile_value
 from picogate.metrics import RUN_ID
 from picogate.rules.model import Rule, RuleSet
+from picogate.verdict import BLOCK, EFFECTS, WARN, codes_with_effect, effect_expr
 
-OK, WARN, BLOCK = 0, 1, 2
-EFFECTS = ("ok", "warn", "block")
 STATUS_ORDER = {"approved": 0, "warn": 1, "blocked": 2}
 OUTCOME_DTYPE = pl.Enum(list(OUTCOMES))
 EFFECT_DTYPE = pl.Enum(list(EFFECTS))
@@ -48,22 +47,27 @@ class GateResult:
     @cached_property
     def runs(self) -> pl.DataFrame:
         """`run_id, status, blocking, warnings, passed` per run, in input order."""
-        effects = [pl.col(f"!{i}") for i in range(len(self.ruleset.rules))]
-        count = (lambda code: pl.sum_horizontal([e == code for e in effects])) if effects else \
-            (lambda code: pl.lit(0, pl.UInt32))
+        rules = self.ruleset.rules
+
+        def count(effect: int) -> pl.Expr:
+            terms = [(pl.col(f"#{i}") == code).cast(pl.UInt32) for i, rule in enumerate(rules)
+                     for code in codes_with_effect(rule, effect)]
+            return pl.sum_horizontal(terms).cast(pl.UInt32) if terms else pl.lit(0, pl.UInt32)
+
+        passed = [(pl.col(f"#{i}") == PASS).cast(pl.UInt32) for i in range(len(rules))]
         return self._wide.select(
             pl.col(RUN_ID),
             pl.col("_status").alias("status"),
-            count(BLOCK).cast(pl.UInt32).alias("blocking"),
-            count(WARN).cast(pl.UInt32).alias("warnings"),
-            pl.col("_passed").cast(pl.UInt32).alias("passed"),
+            count(BLOCK).alias("blocking"),
+            count(WARN).alias("warnings"),
+            (pl.sum_horizontal(passed).cast(pl.UInt32) if passed else pl.lit(0, pl.UInt32)).alias("passed"),
         )
 
     @cached_property
     def checks(self) -> pl.DataFrame:
         """One row per run and check: outcome, observed vs required, message, fix."""
         parts = [self._rule_checks(i, rule) for i, rule in enumerate(self.ruleset.rules)]
-        nothing = self._wide.filter((pl.col("_passed") == 0) & (pl.col("_worst") != BLOCK))
+        nothing = self._wide.filter(~pl.col("_any_pass") & ~pl.col("_any_block") & ~pl.col("_any_warn"))
         if nothing.height or not self.ruleset.rules:
             parts.append(_nothing_passed(nothing if self.ruleset.rules else self._wide, self.ruleset))
         if not parts:
@@ -91,8 +95,8 @@ class GateResult:
             pl.lit(rule.severity).alias("severity"),
             pl.col(f"#{i}").cast(pl.UInt32).replace_strict(dict(enumerate(OUTCOMES)), return_dtype=OUTCOME_DTYPE)
             .alias("outcome"),
-            pl.col(f"!{i}").cast(pl.UInt32).replace_strict(dict(enumerate(EFFECTS)), return_dtype=EFFECT_DTYPE)
-            .alias("effect"),
+            effect_expr(pl.col(f"#{i}"), rule).cast(pl.UInt32)
+            .replace_strict(dict(enumerate(EFFECTS)), return_dtype=EFFECT_DTYPE).alias("effect"),
             observed.alias("observed"),
             value.alias("observed_value"),
             required.alias("required"),

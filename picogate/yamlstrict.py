@@ -56,6 +56,7 @@ class Document:
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # path -> (line, col), 1-based
     styles: dict[Path_, str | None] = field(default_factory=dict)  # scalar path -> YAML style
     scalars: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # scalar path -> its own start
+    lines: list[str] = field(default_factory=list)  # the source, for columns inside block scalars
 
     def where(self, path: Path_) -> tuple[int | None, int | None]:
         """Line and column of the value at `path`, or of its nearest parent that has one."""
@@ -84,7 +85,7 @@ def load_file(path: str | Path) -> Document:
 
 def load_text(text: str, file: str = "<string>") -> Document:
     """Strictly parse YAML text (one document)."""
-    doc = Document(None, file)
+    doc = Document(None, file, lines=text.splitlines())
     stack: list[tuple[Any, Path_, str | None]] = []  # (container, path, pending mapping key)
     depth = 0
     root_set = False

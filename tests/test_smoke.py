@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from picogate import evaluate, load_rules
+import polars as pl
+
+from picogate import evaluate, load_rules, preflight
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,12 +20,21 @@ def test_shipped_profiles_load():
 
 
 def test_examples_verdicts():
-    result = evaluate(REPO / "examples" / "metrics.jsonl", "skill_release")
+    result = evaluate(REPO / "examples" / "metrics.jsonl", "skill_release", stage="postrun")
     status = dict(result.runs.select("run_id", "status").iter_rows())
     assert status == {
         "d12-baseline": "approved",
-        "d20-short-schedule": "blocked",
+        "d20-all-skills": "approved",
         "d16-weak-math": "blocked",
         "d16-no-spelling-eval": "blocked",
     }
     assert result.status == "blocked"
+
+
+def test_example_plans_preflight():
+    assert preflight(REPO / "examples" / "plan.yaml").status == "approved"
+    result = preflight(REPO / "examples" / "plan_undertrained.yaml")
+    assert result.status == "blocked"
+    failing = result.checks.filter(pl.col("outcome") != "pass")
+    assert "budget.planned_to_target" in failing["rule_id"].to_list()
+    assert any("8:1" in m for m in failing["message"].to_list())

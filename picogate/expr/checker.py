@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from picogate.expr.errors import ExprError
-from picogate.expr.functions import FUNCTIONS
+from picogate.expr.functions import FUNCTIONS, MAX_EXTREME_NESTING
 from picogate.expr.nodes import (
     ARITHMETIC,
     COMPARISONS,
@@ -158,6 +158,9 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
                 raise fail(f"'{op}' compares numbers only; {_noun(lt)}s support == and !=", node)
             return "bool"
         case Call(func=f, args=args):
+            if f in ("min", "max") and _extreme_depth(node) > MAX_EXTREME_NESTING:
+                raise fail(f"min/max nested more than {MAX_EXTREME_NESTING} deep; "
+                           "flatten it: min(a, b, c) instead of min(a, min(b, c))", node)
             fn = FUNCTIONS.get(f)
             if fn is None:
                 raise fail(f"unknown function '{f}'; available: {', '.join(sorted(FUNCTIONS))}", node)
@@ -170,6 +173,11 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
                 raise fail(f"{f}() cannot take ({', '.join(_noun(t) for t in types)}): {fn.signature}", node)
             return result
     raise fail(f"unsupported expression node {type(node).__name__}", node)
+
+
+def _extreme_depth(node: Node) -> int:
+    inner = max((_extreme_depth(c) for c in children(node)), default=0)
+    return inner + (1 if isinstance(node, Call) and node.func in ("min", "max") else 0)
 
 
 def _noun(kind: str) -> str:

@@ -6,6 +6,12 @@ picogate keeps a second channel, *error*: any arithmetic result that is not fini
 (division by zero, overflow) marks the run's check `error`, whatever the rest of the
 expression says (errors are sticky; nulls may be absorbed by `or`/`and` as in SQL).
 
+Every node's polars form references each sub-expression exactly once. polars expands
+an expression as a tree, so a node that used its child twice (say `when(raw.is_finite())
+.then(raw)`) doubles the work per level: `x + 1 + 1 + ... + 1` with 16 terms took minutes.
+So a non-finite intermediate stays in the value channel (the outcome is `error` anyway)
+and is masked to null only at the top of `compile_value`.
+
 The input frame is expected normalised by the caller (`picogate.metrics`): each
 metric a column of Float64 / String / Boolean, with NaN and ±inf already null, and
 cells that could not be read flagged in a companion Boolean column (`bad_flags`).
@@ -32,11 +38,12 @@ _COMPARISONS: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
 }
 _ARITHMETIC: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    # floored modulo spelled out, so the reference interpreter can match it bit for bit
-    "%": lambda a, b: a - b * (a / b).floor(),
+    # polars' float `%` is floored modulo computed as a - b * floor(a / b), the reference's
+    # formula bit for bit (the conformance and differential tests hold it to that)
+    "%": operator.mod,
 }
-_BOOL = {"and": operator.and_, "or": operator.or_}
 
+_BOOL = {"and": operator.and_, "or": operator.or_}
 
 @dataclass
 class _Ctx:
@@ -70,7 +77,7 @@ def compile_check(
     """
     ctx = _Ctx(bad_flags or {}, column)
     value = translate(node, ctx)
-    error = reduce(operator.or_, ctx.errors) if ctx.errors else pl.lit(False)
+    error = pl.any_horizontal(*ctx.errors) if ctx.errors else pl.lit(False)
     outcome = (
         pl.when(error).then(pl.lit(ERROR, pl.Int8))
         .when(value.is_null()).then(pl.lit(MISSING, pl.Int8))
@@ -83,7 +90,19 @@ def compile_check(
 def compile_value(node: Node, **kwargs: object) -> pl.Expr:
     """Compile any expression to its value (non-finite arithmetic becomes null)."""
     ctx = _Ctx(kwargs.get("bad_flags") or {}, kwargs.get("column") or (lambda n: n))  # type: ignore[arg-type]
-    return translate(node, ctx)
+    value = translate(node, ctx)
+    return pl.when(value.is_finite()).then(value) if _numeric(node) else value
+
+
+def _numeric(node: Node) -> bool:
+    """Whether a node computes a number (so a non-finite value must show as missing)."""
+    if isinstance(node, Binary):
+        return node.op in _ARITHMETIC
+    if isinstance(node, Unary):
+        return node.op == "-"
+    if isinstance(node, Call):
+        return node.func in ("abs", "min", "max") or (node.func == "coalesce" and any(map(_numeric, node.args)))
+    return isinstance(node, Literal) and isinstance(node.value, int | float) and not isinstance(node.value, bool)
 
 
 @singledispatch
@@ -124,15 +143,20 @@ def _binary(node: Binary, ctx: _Ctx) -> pl.Expr:
     left = translate(node.left, ctx)
     if node.op in ("in", "not in"):
         assert isinstance(node.right, ListLit)
-        eqs = [left == translate(item, ctx) for item in node.right.items]
-        hit = pl.any_horizontal(*eqs) if eqs else pl.when(left.is_null()).then(None).otherwise(False)
+        items = [item.value for item in node.right.items]
+        if items:  # is_in names `left` once (a comparison per item would repeat it)
+            kind = pl.Boolean if isinstance(items[0], bool) else pl.String if isinstance(items[0], str) else pl.Float64
+            values = pl.Series([float(v) if kind == pl.Float64 else v for v in items], dtype=kind)
+            hit = left.is_in(pl.lit(values).implode())
+        else:
+            hit = pl.when(left.is_null()).then(None).otherwise(False)
         return ~hit if node.op == "not in" else hit
     right = translate(node.right, ctx)
     if node.op in _COMPARISONS:
         return _COMPARISONS[node.op](left, right)
     raw = _ARITHMETIC[node.op](left, right)
-    ctx.errors.append((raw.is_not_null() & ~raw.is_finite()).fill_null(False))
-    return pl.when(raw.is_finite()).then(raw)
+    ctx.errors.append(raw.is_finite().not_().fill_null(False))
+    return raw
 
 
 @translate.register

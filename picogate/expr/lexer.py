@@ -59,7 +59,8 @@ _LOOKALIKES = {
 
 _IDENT = r"(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})"
 _NAME_RE = re.compile(rf"{_IDENT}(?:\.(?:[A-Za-z0-9_]+|\{{[A-Za-z_][A-Za-z0-9_]*\}}))*")
-_NUMBER_RE = re.compile(r"(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d+)?")
+_NUMBER_RE = re.compile(r"(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d+)?", re.ASCII)
+_DIGITS = frozenset("0123456789")  # str.isdigit() also accepts '١' or '²', which must not read as numbers
 _SPACE = " \t\r\n"
 
 
@@ -82,7 +83,7 @@ def tokenize(text: str) -> list[Token]:
         if ch in _SPACE:
             i += 1
             continue
-        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
             tokens.append(_number(text, i))
         elif ch.isascii() and (ch.isalpha() or ch in "_{"):
             tokens.append(_name(text, i))

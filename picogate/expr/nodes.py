@@ -118,8 +118,34 @@ def names(node: Node) -> list[str]:
     return out
 
 
+# binding power of each node kind when printed, after parser.BINDING_POWER (atoms bind tightest)
+_PRINT_BP = {"or": 10, "and": 20, "not": 30, "==": 40, "!=": 40, "<": 40, "<=": 40, ">": 40, ">=": 40, "in": 40,
+             "not in": 40, "+": 50, "-": 50, "*": 60, "/": 60, "%": 60}
+_ATOM_BP = 100
+
+
+def _bp(node: Node) -> int:
+    match node:
+        case Binary(op=op) | BoolOp(op=op):
+            return _PRINT_BP[op]
+        case Unary(op="not"):
+            return _PRINT_BP["not"]
+        case Unary():
+            return 70
+    return _ATOM_BP
+
+
+def _wrap(node: Node, parens: bool) -> str:
+    text = to_text(node)
+    return f"({text})" if parens else text
+
+
 def to_text(node: Node) -> str:
-    """Canonical text of an expression (fully parenthesised where it matters)."""
+    """Canonical text of an expression, parenthesised only where the parse needs it.
+
+    Minimal parentheses keep `parse(to_text(n))` equal to `n` even for a 500-term sum,
+    which fully parenthesised would nest deeper than the parser allows.
+    """
     match node:
         case Literal(value=v):
             if v is None:
@@ -136,12 +162,17 @@ def to_text(node: Node) -> str:
             return n if _PLAIN_NAME.fullmatch(n) and first not in _KEYWORDS and "__" not in n else f"`{n}`"
         case Param(name=n):
             return "{" + n + "}"
-        case Unary(op=op, operand=o):
-            return f"not ({to_text(o)})" if op == "not" else f"-({to_text(o)})"
+        case Unary(op="not", operand=o):
+            return "not " + _wrap(o, _bp(o) < _PRINT_BP["not"])
+        case Unary(operand=o):
+            return "-" + _wrap(o, _bp(o) < _ATOM_BP)
         case Binary(op=op, left=a, right=b):
-            return f"({to_text(a)} {op} {to_text(b)})"
+            bp = _PRINT_BP[op]
+            right = to_text(b) if op in ("in", "not in") else _wrap(b, _bp(b) <= bp)
+            return f"{_wrap(a, _bp(a) < bp or (bp == 40 and _bp(a) == 40))} {op} {right}"
         case BoolOp(op=op, operands=ops):
-            return "(" + f" {op} ".join(to_text(o) for o in ops) + ")"
+            bp = _PRINT_BP[op]
+            return f" {op} ".join(_wrap(o, _bp(o) <= bp) for o in ops)
         case Call(func=f, args=args):
             return f"{f}(" + ", ".join(to_text(a) for a in args) + ")"
     raise TypeError(f"not an expression node: {node!r}")

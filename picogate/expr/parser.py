@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from picogate.expr.errors import ExprError
 from picogate.expr.lexer import Token, tokenize
-from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Param, Unary
+from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Param, Unary, children
 
 MAX_DEPTH = 48  # nesting of parentheses / operators
 MAX_NODES = 2000  # AST nodes in one expression
 MAX_LIST = 1000  # items in one list literal
+MAX_HEIGHT = 64  # operators stacked on one another, chains included (`a + b + c` is two)
 
 BINDING_POWER = {
     "or": 10,
@@ -48,6 +49,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.nodes = 0
+        self.heights: dict[int, int] = {}  # id(node) -> height of its subtree
 
     # -- token helpers
     def peek(self) -> Token:
@@ -71,6 +73,14 @@ class _Parser:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.fail(f"expression has more than {MAX_NODES} parts; split the rule", node.pos)
+        # A left-assoc chain (`x + 1 + 1 + ...`) is built in a loop, not by recursion, so the
+        # depth bound above does not see it; its height would still cost recursion in the
+        # checker and quadratic work in the compiler's error channel.
+        height = 1 + max((self.heights.get(id(c), 1) for c in children(node)), default=0)
+        if height > MAX_HEIGHT:
+            raise self.fail(f"expression nests more than {MAX_HEIGHT} operators deep (each link of a chain "
+                            "such as a + b + c counts); split the rule", node.pos)
+        self.heights[id(node)] = height
         return node
 
     # -- grammar

@@ -213,6 +213,9 @@ def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog) -> 
             return RuleError(exc.reason, file=file, rule_id=rule_id, detail=exc.caret())
         if style in ("|", ">"):  # block scalar: content starts on the next line, indented
             fline, fcol = l0 + 1 + exc.line, None
+            first = doc.lines[l0] if l0 < len(doc.lines) else ""  # the first content line (0-based l0 + 1)
+            if style == "|" or exc.line == 0:  # '>' folds lines, so only its first line keeps columns
+                fcol = len(first) - len(first.lstrip(" ")) + exc.column
         else:
             fline = l0 + exc.line
             fcol = (c0 + (1 if style in ("'", '"') else 0) + exc.column - 1) if exc.line == 0 else exc.column

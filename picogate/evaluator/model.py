@@ -1,0 +1,181 @@
+"""One small interface over the models the evaluator scores.
+
+Any causal LM given as a callable `ids: LongTensor[B, T] -> logits: FloatTensor[B, T, V]` works (a
+plain `torch.nn.Module` is the common case), with a tokenizer offering `encode`, `decode` and its
+BOS/EOS ids. A Hugging Face `transformers` causal LM and tokenizer are adapted when that package is
+installed. Everything downstream talks to `LM` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+Messages = Sequence[dict[str, str]]
+ChatTemplate = Callable[[Messages], "str | list[int]"]
+
+# Token budget per forward pass used to pick a batch size when none is given.
+_CPU_TOKEN_BUDGET = 16_384
+_CUDA_TOKEN_BUDGET = 262_144
+
+
+def _special_id(tokenizer: Any, names: tuple[str, ...]) -> int | None:
+    for name in names:
+        value = getattr(tokenizer, name, None)
+        if callable(value):
+            value = value()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def render_messages(messages: Messages) -> str:
+    """The fallback prompt for chat rows when no chat template is given: the turns' texts, one per line."""
+    return "\n".join(m["content"] for m in messages)
+
+
+class LM:
+    """A causal LM plus its tokenizer, on one device, evaluated greedily under inference mode.
+
+    >>> lm = LM(model, tokenizer)            # model(ids) -> logits
+    >>> lm.logits(torch.tensor([[lm.bos_id]])).shape
+    """
+
+    def __init__(
+        self,
+        model: Callable[[torch.Tensor], Any],
+        tokenizer: Any,
+        *,
+        device: str | torch.device | None = None,
+        chat_template: ChatTemplate | None = None,
+        add_bos: bool | None = None,
+        max_len: int | None = None,
+        autocast: bool = True,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = torch.device(device) if device is not None else default_device()
+        if isinstance(model, torch.nn.Module):
+            model.to(self.device)
+            model.eval()
+        self.chat_template = chat_template
+        self.bos_id = _special_id(tokenizer, ("bos_id", "bos_token_id", "get_bos_token_id"))
+        self.eos_id = _special_id(tokenizer, ("eos_id", "eos_token_id", "get_eos_token_id"))
+        self.add_bos = self.bos_id is not None if add_bos is None else add_bos
+        if self.add_bos and self.bos_id is None:
+            raise ValueError("add_bos=True but the tokenizer has no BOS id")
+        self.max_len = max_len if max_len is not None else _model_max_len(model)
+        cuda = self.device.type == "cuda"
+        self._autocast = autocast and cuda and torch.cuda.is_bf16_supported()
+
+    # -- tokenizer -----------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids))
+
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        return frozenset() if self.eos_id is None else frozenset({self.eos_id})
+
+    def prompt_ids(self, prompt: str | None = None, messages: Messages = ()) -> tuple[list[int], str]:
+        """Token ids the model continues from, and the prompt text kept in the result row.
+
+        A chat template (if any) sees the prompt as one user turn; without one, the prompt is used as is.
+        """
+        if prompt is not None:
+            messages = ({"role": "user", "content": prompt},)
+        if self.chat_template is not None:
+            rendered = self.chat_template(messages)
+            if isinstance(rendered, str):
+                return self._with_bos(self.encode(rendered)), rendered
+            return list(rendered), prompt if prompt is not None else render_messages(messages)
+        text = prompt if prompt is not None else render_messages(messages)
+        return self._with_bos(self.encode(text)), text
+
+    def _with_bos(self, ids: list[int]) -> list[int]:
+        return [self.bos_id, *ids] if self.add_bos and self.bos_id is not None else ids
+
+    def context_ids(self, text: str) -> list[int]:
+        """Plain (non-chat) context ids, BOS first when the tokenizer has one."""
+        return self._with_bos(self.encode(text))
+
+    # -- model ---------------------------------------------------------------------
+    def logits(self, ids: torch.Tensor) -> torch.Tensor:
+        """[B, T] token ids -> [B, T, V] logits; right padding is safe because the model is causal."""
+        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
+        with torch.inference_mode(), ctx:
+            out = self.model(ids.to(self.device))
+        if hasattr(out, "logits"):
+            out = out.logits
+        elif isinstance(out, tuple | list):
+            out = out[0]
+        return out
+
+    def auto_batch_size(self, seq_len: int, ceiling: int = 64) -> int:
+        """Largest batch within a per-pass token budget (bigger on CUDA), capped at `ceiling`."""
+        budget = _CUDA_TOKEN_BUDGET if self.device.type == "cuda" else _CPU_TOKEN_BUDGET
+        return max(1, min(ceiling, budget // max(1, seq_len)))
+
+
+def _model_max_len(model: Any) -> int | None:
+    config = getattr(model, "config", None)
+    for owner, name in ((model, "max_len"), (model, "block_size"), (config, "sequence_len"),
+                        (config, "block_size"), (config, "max_position_embeddings"), (config, "n_positions")):
+        value = getattr(owner, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+class _HFTokenizer:
+    """Gives a transformers tokenizer the plain encode/decode/bos/eos interface."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.inner = tokenizer
+        self.bos_id = tokenizer.bos_token_id
+        self.eos_id = tokenizer.eos_token_id
+
+    def encode(self, text: str) -> list[int]:
+        return self.inner.encode(text, add_special_tokens=False)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.inner.decode(ids)
+
+
+def _is_hf_model(model: Any) -> bool:
+    try:
+        import transformers
+    except ImportError:
+        return False
+    return isinstance(model, transformers.PreTrainedModel)
+
+
+def wrap(model: Any, tokenizer: Any, **kwargs: Any) -> LM:
+    """Adapt a plain module or a Hugging Face causal LM (and its tokenizer) to `LM`.
+
+    >>> lm = wrap(AutoModelForCausalLM.from_config(cfg), tokenizer)
+    """
+    if isinstance(model, LM):
+        return model
+    if _is_hf_model(model):
+        hf_model = model
+
+        def forward(ids: torch.Tensor) -> torch.Tensor:
+            return hf_model(input_ids=ids, use_cache=False).logits
+
+        tok = tokenizer if hasattr(tokenizer, "bos_id") else _HFTokenizer(tokenizer)
+        hf_model.to(kwargs.get("device") or default_device())
+        hf_model.eval()
+        kwargs.setdefault("max_len", _model_max_len(hf_model))
+        return LM(forward, tok, **kwargs)
+    return LM(model, tokenizer, **kwargs)

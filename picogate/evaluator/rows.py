@@ -1,0 +1,256 @@
+"""Reading and validating the evaluator's input rows (JSONL: eval, SFT, multiple choice).
+
+Bad input fails here, at the boundary, with one line naming the file, the line and the reason;
+everything downstream trusts these dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+try:  # the shared error type, when the rules engine provides it
+    from picogate.errors import InputError as _InputBase  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on what else is installed
+    _InputBase = ValueError
+
+
+class EvalInputError(_InputBase):  # type: ignore[misc,valid-type]
+    """A bad evaluator input, with `file:line: reason` as its one-line message."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+LETTERS = string.ascii_uppercase
+# The context a choice row is scored after (lm-evaluation-harness's ARC prompt); choices follow " ".
+ARC_TEMPLATE = "Question: {question}\nAnswer:"
+
+# Used when schemas/sft_row.schema.json (owned by the preflight side) is not shipped.
+_SFT_FALLBACK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "skill"],
+    "properties": {
+        "id": {"type": ["string", "integer"], "minLength": 1},
+        "skill": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+        "prompt": {"type": "string", "minLength": 1},
+        "response": {"type": "string", "minLength": 1},
+        "messages": {
+            "type": "array",
+            "minItems": 2,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"enum": ["system", "user", "assistant"]},
+                    "content": {"type": "string"},
+                },
+            },
+        },
+    },
+    "oneOf": [{"required": ["prompt", "response"]}, {"required": ["messages"]}],
+}
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """One generation prompt with its expected answer and (optionally) its grader."""
+
+    id: str
+    skill: str
+    prompt: str
+    answer: str
+    source: str
+    grader: str | None = None
+    facts: tuple[str, ...] = ()
+    benign: bool = False
+    choices: tuple[str, ...] = ()
+    echo_min_chars: int | None = None
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        """Letters a lettered question may be answered with (A-D unless `choices` says more)."""
+        return tuple(LETTERS[: len(self.choices) or 4])
+
+
+@dataclass(frozen=True)
+class SftRow:
+    """One SFT example: a prompt (plain or chat messages) and the target response."""
+
+    id: str
+    skill: str
+    response: str
+    source: str
+    prompt: str | None = None
+    messages: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ChoiceRow:
+    """One multiple-choice question; `answer` is the 0-based index of the right choice."""
+
+    id: str
+    question: str
+    choices: tuple[str, ...]
+    answer: int
+    source: str
+
+
+def schema_dir() -> Path:
+    """The published schemas: inside the wheel (`_shipped`) or at the source checkout's root."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_shipped" / "schemas", here.parent / "schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("picogate schemas/ directory not found")
+
+
+@cache
+def _validator(name: str) -> Any:
+    import jsonschema  # here, so the torch-only scoring path imports without it
+
+    path = schema_dir() / name
+    if name == "sft_row.schema.json" and not path.exists():
+        schema = _SFT_FALLBACK_SCHEMA
+    else:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line, refusing anything not plain JSON.
+
+    Python's json would accept NaN and keep the last of duplicate keys; both are refused here.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EvalInputError(
+                f"{path}:{number}: not valid UTF-8 (byte {exc.start + 1} of the line)"
+            ) from exc
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        except ValueError as exc:
+            raise EvalInputError(f"{path}:{number}: invalid JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise EvalInputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+        yield number, obj
+
+
+def _validate(obj: dict[str, Any], schema: str, where: str) -> None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(obj))
+    if error is not None:
+        field = ".".join(str(p) for p in error.absolute_path)
+        raise EvalInputError(f"{where}: {field + ': ' if field else ''}{error.message}")
+
+
+def _load(path: str | Path, schema: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    seen: dict[str, str] = {}
+    for number, obj in read_jsonl(path):
+        where = f"{path}:{number}"
+        _validate(obj, schema, where)
+        row_id = str(obj["id"])
+        if row_id in seen:
+            raise EvalInputError(f"{where}: duplicate id {row_id!r} (first at {seen[row_id]})")
+        seen[row_id] = where
+        yield where, obj
+    if not seen:
+        raise EvalInputError(f"{path}: no rows")
+
+
+def _answer_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def load_eval_rows(path: str | Path) -> list[EvalRow]:
+    """Read eval rows `{"id", "skill", "prompt", "answer", ...}` (schemas/eval_row.schema.json)."""
+    rows = []
+    for where, obj in _load(path, "eval_row.schema.json"):
+        row = EvalRow(
+            id=str(obj["id"]),
+            skill=obj["skill"],
+            prompt=obj["prompt"],
+            answer=_answer_text(obj["answer"]),
+            source=where,
+            grader=obj.get("grader"),
+            facts=tuple(obj.get("facts", ())),
+            benign=bool(obj.get("benign", False)),
+            choices=tuple(obj.get("choices", ())),
+            echo_min_chars=obj.get("echo_min_chars"),
+        )
+        if row.grader in ("letter", "choice_letter") and row.answer not in row.letters:
+            raise EvalInputError(f"{where}: answer {row.answer!r} is not one of the letters {row.letters}")
+        rows.append(row)
+    return rows
+
+
+def load_sft_rows(path: str | Path) -> list[SftRow]:
+    """Read SFT rows `{"id", "skill", "prompt", "response"}` or `{"id", "skill", "messages"}`.
+
+    For chat rows the last message must be the assistant's: it is the target, the rest the prompt.
+    """
+    rows = []
+    for where, obj in _load(path, "sft_row.schema.json"):
+        if "messages" in obj:
+            messages = tuple({"role": m["role"], "content": m["content"]} for m in obj["messages"])
+            if messages[-1]["role"] != "assistant" or not messages[-1]["content"]:
+                raise EvalInputError(
+                    f"{where}: messages: the last message must be a non-empty assistant turn"
+                )
+            if all(m["role"] == "assistant" for m in messages[:-1]):
+                raise EvalInputError(f"{where}: messages: no user or system turn before the assistant's")
+            rows.append(SftRow(str(obj["id"]), obj["skill"], messages[-1]["content"], where,
+                               messages=messages[:-1]))
+        else:
+            rows.append(SftRow(str(obj["id"]), obj["skill"], obj["response"], where, prompt=obj["prompt"]))
+    return rows
+
+
+def load_choice_rows(path: str | Path) -> list[ChoiceRow]:
+    """Read multiple-choice rows `{"id", "question", "choices", "answer"}`; answer is an index or letter."""
+    rows = []
+    for where, obj in _load(path, "choice_row.schema.json"):
+        choices = tuple(obj["choices"])
+        answer = obj["answer"]
+        index = LETTERS.index(answer) if isinstance(answer, str) else answer
+        if index >= len(choices):
+            raise EvalInputError(
+                f"{where}: answer: {answer!r} is out of range for {len(choices)} choices"
+            )
+        rows.append(ChoiceRow(str(obj["id"]), obj["question"], choices, index, where))
+    return rows

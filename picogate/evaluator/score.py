@@ -1,0 +1,173 @@
+"""Scoring each kind of input row into one result record (the columns of output.RESULTS_SCHEMA).
+
+Kinds: `generate` (eval rows, greedy decode + grader), `letter` (lettered questions answered by argmax
+over the letter tokens), `sft` (greedy fit + teacher-forced accuracy and log-likelihood of the target)
+and `choice` (multiple choice by log-likelihood: acc, acc_norm, acc_bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from picogate.evaluator.choice import pick_letters, score_continuations, split_continuation
+from picogate.evaluator.generate import greedy_generate
+from picogate.evaluator.graders import (
+    DEFAULT_ECHO_MIN_CHARS,
+    DEFAULT_REFUSAL_MARKERS,
+    GRADERS,
+    echo_chars,
+    grade,
+    is_refusal,
+    resolve_grader,
+)
+from picogate.evaluator.model import LM
+from picogate.evaluator.rows import ARC_TEMPLATE, ChoiceRow, EvalInputError, EvalRow, SftRow
+
+Progress = Callable[[int], None]
+Record = dict[str, Any]
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that changes a score, kept as data (and stored with the results)."""
+
+    max_new_tokens: int = 64
+    sft_extra_tokens: int = 4  # greedy SFT completions may run this far past the target's length
+    sft_append_eos: bool = True  # the target ends with EOS, so stopping is part of fitting
+    batch_size: int | None = None  # None: chosen from a token budget, at most batch_ceiling
+    batch_ceiling: int = 64
+    skill_graders: dict[str, str] = field(default_factory=dict)
+    echo_min_chars: int = DEFAULT_ECHO_MIN_CHARS
+    refusal_markers: tuple[str, ...] = DEFAULT_REFUSAL_MARKERS
+    choice_template: str = ARC_TEMPLATE
+    choice_delimiter: str = " "
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.skill_graders.values()) - set(GRADERS))
+        if unknown:
+            raise ValueError(f"unknown grader(s) {unknown}; known: {sorted(GRADERS)}")
+        if self.max_new_tokens < 1 or self.echo_min_chars < 1 or self.batch_ceiling < 1:
+            raise ValueError("max_new_tokens, echo_min_chars and batch_ceiling must be at least 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+
+def _base(run_id: str, split: str, kind: str, skill: str, row_id: str, source: str) -> Record:
+    return {"run_id": run_id, "split": split, "kind": kind, "skill": skill, "row_id": row_id,
+            "source": source, "benign": False, "truncated": False}
+
+
+def _text_flags(prompt: str, output: str, threshold: int, cfg: EvalConfig) -> Record:
+    copied = echo_chars(prompt, output)
+    refused = is_refusal(output, cfg.refusal_markers)
+    return {"refused": refused, "echo_chars": copied, "echoed": copied >= threshold}
+
+
+def score_eval_rows(lm: LM, rows: Sequence[EvalRow], run_id: str, cfg: EvalConfig,
+                    *, split: str = "eval", progress: Progress | None = None) -> list[Record]:
+    """Generation rows: greedy decode, grade, flag refusals and prompt echo (letter rows: argmax pick)."""
+    graders = [resolve_grader(r.skill, r.grader, cfg.skill_graders) for r in rows]
+    for row, name in zip(rows, graders, strict=True):
+        if name in ("letter", "choice_letter") and row.answer.strip() not in row.letters:
+            raise EvalInputError(
+                f"{row.source}: answer {row.answer!r} is not one of the letters {row.letters}"
+            )
+    prompts = [lm.prompt_ids(prompt=r.prompt) for r in rows]
+    records: list[Record | None] = [None] * len(rows)
+
+    pick = [i for i, g in enumerate(graders) if g == "choice_letter"]
+    picks = pick_letters(lm, [prompts[i][0] for i in pick], [rows[i].letters for i in pick],
+                         batch_size=cfg.batch_size, batch_ceiling=cfg.batch_ceiling, progress=progress)
+    for i, (letter, logps) in zip(pick, picks, strict=True):
+        row = rows[i]
+        records[i] = _base(run_id, split, "letter", row.skill, row.id, row.source) | {
+            "prompt": prompts[i][1], "expected": row.answer, "output": letter, "grader": "choice_letter",
+            "correct": grade("choice_letter", letter, row.answer), "benign": row.benign,
+            "choice_loglik": logps, "prompt_tokens": len(prompts[i][0]), "output_tokens": 1,
+        }
+
+    gen = [i for i, g in enumerate(graders) if g != "choice_letter"]
+    outs = greedy_generate(lm, [prompts[i][0] for i in gen], cfg.max_new_tokens, batch_size=cfg.batch_size,
+                           batch_ceiling=cfg.batch_ceiling, progress=progress)
+    for i, out in zip(gen, outs, strict=True):
+        row, text = rows[i], lm.decode(out.tokens)
+        threshold = row.echo_min_chars or cfg.echo_min_chars
+        records[i] = _base(run_id, split, "generate", row.skill, row.id, row.source) | {
+            "prompt": prompts[i][1], "expected": row.answer, "output": text, "grader": graders[i],
+            "correct": grade(graders[i], text, row.answer, row.facts, benign=row.benign,
+                             refusal_markers=cfg.refusal_markers),
+            "benign": row.benign, "prompt_tokens": len(prompts[i][0]), "output_tokens": len(out.tokens),
+            "truncated": out.truncated,
+        } | _text_flags(row.prompt, text, threshold, cfg)
+    return [r for r in records if r is not None]
+
+
+def score_sft_rows(lm: LM, rows: Sequence[SftRow], run_id: str, cfg: EvalConfig,
+                   *, split: str = "sft_train", progress: Progress | None = None) -> list[Record]:
+    """SFT fit: the greedy completion matches the target under the skill's grader; plus teacher-forced
+    per-token accuracy and log-likelihood of the target (EOS included when `sft_append_eos`)."""
+    prompts = [lm.prompt_ids(prompt=r.prompt, messages=r.messages) for r in rows]
+    eos = [lm.eos_id] if cfg.sft_append_eos and lm.eos_id is not None else []
+    targets = [lm.encode(r.response) + eos for r in rows]
+    outs = greedy_generate(lm, [p[0] for p in prompts], [len(t) + cfg.sft_extra_tokens for t in targets],
+                           batch_size=cfg.batch_size, batch_ceiling=cfg.batch_ceiling, progress=progress)
+    scores = score_continuations(lm, [(p[0], t) for p, t in zip(prompts, targets, strict=True)],
+                                 groups=range(len(rows)), batch_size=cfg.batch_size,
+                                 batch_ceiling=cfg.batch_ceiling, progress=progress)
+    records = []
+    for row, (ids, prompt_text), out, score in zip(rows, prompts, outs, scores, strict=True):
+        name = resolve_grader(row.skill, None, cfg.skill_graders)
+        if name in ("letter", "choice_letter"):
+            name = "exact"  # an SFT target is a full response: compare generated text
+        text = lm.decode(out.tokens)
+        records.append(_base(run_id, split, "sft", row.skill, row.id, row.source) | {
+            "prompt": prompt_text, "expected": row.response, "output": text, "grader": name,
+            "correct": grade(name, text, row.response, refusal_markers=cfg.refusal_markers),
+            "prompt_tokens": len(ids), "output_tokens": len(out.tokens), "truncated": out.truncated,
+            "target_tokens": score.tokens, "target_correct_tokens": score.greedy_tokens,
+            "target_loglik": score.loglik,
+        } | _text_flags(prompt_text, text, cfg.echo_min_chars, cfg))
+    return records
+
+
+def _argmax(values: Sequence[float]) -> int:
+    """Index of the largest value, the first on ties (as numpy.argmax, which lm-eval uses)."""
+    return max(range(len(values)), key=lambda k: (values[k], -k))
+
+
+def score_choice_rows(lm: LM, rows: Sequence[ChoiceRow], run_id: str, benchmark: str, cfg: EvalConfig,
+                      *, progress: Progress | None = None) -> list[Record]:
+    """Multiple choice by log-likelihood of `delimiter + choice` after the templated question.
+
+    acc: argmax of summed log-likelihood. acc_norm: divided by the choice's length in characters, as
+    lm-evaluation-harness does (the choice text without the delimiter). acc_bytes: by UTF-8 bytes.
+    """
+    requests, groups, spans = [], [], []
+    contexts = []
+    for g, row in enumerate(rows):
+        context = cfg.choice_template.format(question=row.question)
+        contexts.append(context)
+        spans.append((len(requests), len(requests) + len(row.choices)))
+        context_ids = lm.context_ids(context)
+        for choice in row.choices:
+            requests.append(split_continuation(lm, context, cfg.choice_delimiter + choice, context_ids))
+            groups.append(g)
+    scores = score_continuations(lm, requests, groups=groups, batch_size=cfg.batch_size,
+                                 batch_ceiling=cfg.batch_ceiling, progress=progress)
+    records = []
+    for row, context, (lo, hi) in zip(rows, contexts, spans, strict=True):
+        lls = [s.loglik for s in scores[lo:hi]]
+        chars = [len(c) for c in row.choices]
+        nbytes = [len(c.encode("utf-8")) for c in row.choices]
+        pred = _argmax(lls)
+        records.append(_base(run_id, f"external:{benchmark}", "choice", benchmark, row.id, row.source) | {
+            "prompt": context, "expected": row.choices[row.answer], "output": row.choices[pred],
+            "grader": "loglik", "correct": pred == row.answer,
+            "correct_norm": _argmax([ll / n for ll, n in zip(lls, chars, strict=True)]) == row.answer,
+            "correct_bytes": _argmax([ll / n for ll, n in zip(lls, nbytes, strict=True)]) == row.answer,
+            "answer_index": row.answer, "choice_loglik": lls, "choice_chars": chars,
+            "choice_bytes": nbytes, "choice_tokens": [s.tokens for s in scores[lo:hi]],
+            "prompt_tokens": len(requests[lo][0]),
+        })
+    return records

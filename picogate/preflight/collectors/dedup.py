@@ -1,0 +1,75 @@
+"""Duplicate and near-duplicate pressure of the corpus, via the MinHash/LSH modules.
+
+A thin adapter: `picogate.preflight.lsh.NearDupIndex` does the numerics (datasketch-compatible
+MinHash, banded LSH); this maps its result to catalog names. The similarity threshold and sketch
+size are measurement settings kept as data in the profile's `near_dup` table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from picogate.errors import RuleError
+
+TABLE = "near_dup"
+DEFAULTS = {"jaccard": 0.8, "num_perm": 128, "shingle_words": 5}
+
+
+def settings(tables: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The `near_dup` table's one row over the defaults, checked."""
+    return read_settings(tables, TABLE, DEFAULTS)
+
+
+def stream(tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Callable[[list[str]], None],
+                                                              Callable[[], dict[str, Any]]]:
+    """(update(texts), finish() -> metrics) over one pass of corpus batches."""
+    from picogate.preflight.lsh import NearDupIndex
+
+    s = settings(tables)
+    index = NearDupIndex(threshold=s["jaccard"], num_perm=s["num_perm"], shingle_words=s["shingle_words"])
+    seen = [0]
+
+    def update(texts: list[str]) -> None:
+        index.add(texts)
+        seen[0] += len(texts)
+
+    def finish() -> dict[str, Any]:
+        return metrics(index.metrics() if seen[0] else None, s["jaccard"])
+
+    return update, finish
+
+
+def metrics(m: Mapping[str, Any] | None, jaccard: float) -> dict[str, Any]:
+    """Catalog names for `lsh.dedup_metrics` output; all missing when the corpus had no text."""
+    if m is None:
+        return {k: None for k in ("dedup.documents", "dedup.exact_dup_count", "dedup.exact_dup_rate",
+                                  "dedup.near_dup_count", "dedup.near_dup_rate", "dedup.near_dup_clusters")} | {
+            "dedup.jaccard": jaccard, "dedup.examples": "none"}
+    examples = [f"doc {a} ~ doc {b} (J={j:.2f})" for a, b, j in m["near_dup_examples"]]
+    return {
+        "dedup.documents": m["documents"],
+        "dedup.exact_dup_count": m["exact_dup_count"],
+        "dedup.exact_dup_rate": m["exact_dup_rate"],
+        "dedup.near_dup_count": m["near_dup_count"],
+        "dedup.near_dup_rate": m["near_dup_rate"],
+        "dedup.near_dup_clusters": m["near_dup_clusters"],
+        "dedup.jaccard": jaccard,
+        "dedup.examples": "; ".join(examples) or "none",
+    }
+
+
+def read_settings(tables: Mapping[str, list[dict[str, Any]]], name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    rows = tables.get(name, [{}])
+    if len(rows) != 1:
+        raise RuleError(f"tables.{name}: expected one row of settings, got {len(rows)}")
+    out = dict(defaults)
+    for key, value in rows[0].items():
+        if key not in defaults:
+            raise RuleError(f"tables.{name}: unknown setting '{key}' (known: {', '.join(defaults)})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise RuleError(f"tables.{name}.{key}: expected a positive number, got {value!r}")
+        if isinstance(defaults[key], int) and not isinstance(value, int):
+            raise RuleError(f"tables.{name}.{key}: expected a whole number, got {value!r}")
+        out[key] = value
+    return out
