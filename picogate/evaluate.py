@@ -18,7 +18,7 @@ import polars as pl
 from picogate.catalog import BASELINE_PREFIX
 from picogate.errors import InputError
 from picogate.expr import compile_check, names
-from picogate.metrics import RUN_ID, MetricsSource, normalize, read_metrics
+from picogate.metrics import RUN_ID, MetricsSource, check_unique, normalize, normalize_exprs, read_metrics
 from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 from picogate.rules.loader import REPORT_FIELDS
@@ -39,22 +39,24 @@ def evaluate(
     'blocked'
     """
     ruleset = load_rules(rules).for_stage(stage)
-    raw = read_metrics(metrics)
+    raw = read_metrics(metrics, unique=False)
+    where = str(metrics) if isinstance(metrics, str | Path) else "metrics"
     wanted = read_names(ruleset)
-    frame, flags = normalize(raw, [n for n in wanted if not n.startswith(BASELINE_PREFIX)], ruleset.catalog)
+    exprs, flags = normalize_exprs(raw.schema, [n for n in wanted if not n.startswith(BASELINE_PREFIX)],
+                                   ruleset.catalog)
+    frame = raw.lazy().select(exprs)
     frame, flags = _attach_baseline(frame, flags, ruleset, baseline,
                                     [n for n in wanted if n.startswith(BASELINE_PREFIX)])
 
     outcomes = [compile_check(rule.node, bad_flags=flags).outcome.alias(f"#{i}")
                 for i, rule in enumerate(ruleset.rules)]
     columns = [f"#{i}" for i in range(len(ruleset.rules))]
-    wide = (
-        frame.lazy()
-        .with_columns(outcomes)
-        .with_columns(status_columns(columns, ruleset.rules))
-        .with_columns(STATUS)
-        .collect()
-    )
+    query = frame.with_columns(outcomes).with_columns(status_columns(columns, ruleset.rules)).with_columns(STATUS)
+    # the duplicate-run_id test runs beside the main query rather than before it
+    # (hashes are cheaper to count than strings; a collision only costs the exact test below)
+    wide, n_unique = pl.collect_all([query, raw.lazy().select(pl.col(RUN_ID).hash().n_unique())])
+    if n_unique.item() != raw.height:
+        check_unique(raw.get_column(RUN_ID), where)
     return GateResult(ruleset, wide, stage)
 
 
@@ -75,12 +77,12 @@ def _fields(text: str) -> list[str]:
 
 
 def _attach_baseline(
-    frame: pl.DataFrame,
+    frame: pl.LazyFrame,
     flags: dict[str, str],
     ruleset: RuleSet,
     baseline: MetricsSource | None,
     wanted: list[str],
-) -> tuple[pl.DataFrame, dict[str, str]]:
+) -> tuple[pl.LazyFrame, dict[str, str]]:
     """`baseline.x` columns: metric x of one previous run, the same for every run judged."""
     if not wanted:
         return frame, flags

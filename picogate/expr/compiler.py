@@ -49,6 +49,7 @@ _BOOL = {"and": operator.and_, "or": operator.or_}
 class _Ctx:
     bad_flags: Mapping[str, str]
     column: Callable[[str], str]
+    inputs: Mapping[str, pl.Expr] = field(default_factory=dict)
     errors: list[pl.Expr] = field(default_factory=list)
 
 
@@ -70,20 +71,18 @@ def compile_check(
     *,
     bad_flags: Mapping[str, str] | None = None,
     column: Callable[[str], str] = lambda name: name,
+    inputs: Mapping[str, pl.Expr] | None = None,
 ) -> CompiledCheck:
     """Compile a type-checked condition.
 
     >>> df.select(compile_check(parse("x >= 0.5")).outcome)  # 0 pass, 1 fail, 2 missing, 3 error
     """
-    ctx = _Ctx(bad_flags or {}, column)
+    ctx = _Ctx(bad_flags or {}, column, inputs or {})
     value = translate(node, ctx)
     error = pl.any_horizontal(*ctx.errors) if ctx.errors else pl.lit(False)
-    outcome = (
-        pl.when(error).then(pl.lit(ERROR, pl.Int8))
-        .when(value.is_null()).then(pl.lit(MISSING, pl.Int8))
-        .when(value).then(pl.lit(PASS, pl.Int8))
-        .otherwise(pl.lit(FAIL, pl.Int8))
-    )
+    # true -> PASS (0), false -> FAIL (1), null -> MISSING (2), naming `value` once
+    decided = value.not_().cast(pl.Int8).fill_null(pl.lit(MISSING, pl.Int8))
+    outcome = pl.when(error).then(pl.lit(ERROR, pl.Int8)).otherwise(decided) if ctx.errors else decided
     return CompiledCheck(outcome, value, error)
 
 
@@ -124,6 +123,8 @@ def _literal(node: Literal, ctx: _Ctx) -> pl.Expr:
 def _name(node: Name, ctx: _Ctx) -> pl.Expr:
     if node.name in ctx.bad_flags:
         ctx.errors.append(pl.col(ctx.bad_flags[node.name]).fill_null(False))
+    if node.name in ctx.inputs:  # an input expression (normalisation inlined into the check)
+        return ctx.inputs[node.name]
     return pl.col(ctx.column(node.name))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import both, checked
+from engine_helpers import both, checked
 
 from picogate import RuleError, load_rules
 from picogate.expr import ExprError, parse, to_text

@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import run_cli
+from engine_helpers import run_cli
 
 
 @pytest.fixture

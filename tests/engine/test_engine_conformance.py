@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import both, checked
+from engine_helpers import both, checked
 
 from picogate.expr import ExprError
 

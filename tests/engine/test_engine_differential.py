@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import math
 
-from conftest import both, checked
+from engine_helpers import both, checked
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
