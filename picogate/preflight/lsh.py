@@ -185,11 +185,13 @@ def dedup_metrics(sketch: DedupSketch, *, threshold: float = 0.8, max_examples: 
     exact = np.flatnonzero(first[inverse] != np.arange(n))
     # Documents with identical signatures are one node for LSH: a thousand copies cost no million pairs.
     idx = np.flatnonzero(sketch.has_shingles)
-    sig = sketch.signatures[idx]
+    # a view, not a copy, in the common case: signatures are the one large array held here
+    sig = sketch.signatures if len(idx) == n else sketch.signatures[idx]
     row_hash = band_keys(sig, 1, sig.shape[1])[:, 0] if len(idx) else np.zeros(0, dtype=np.uint64)
     _, rep_first, rep_inv = np.unique(row_hash, return_index=True, return_inverse=True)
     rep_of = rep_first[rep_inv]
-    collided = np.flatnonzero(~np.all(sig == sig[rep_of], axis=1))  # 64-bit row-hash collision: keep apart
+    merged = np.flatnonzero(rep_of != np.arange(len(idx)))  # only these need the full comparison
+    collided = merged[~np.all(sig[merged] == sig[rep_of[merged]], axis=1)]  # 64-bit row-hash collision
     rep_of[collided] = collided
     reps = np.unique(rep_of)
     pairs = reps[candidate_pairs(sketch.keys[idx][reps])] if len(reps) else np.zeros((0, 2), dtype=np.int64)
@@ -246,7 +248,10 @@ class NearDupIndex:
         self._count += len(texts)
 
     def sketch(self) -> DedupSketch:
-        return merge_sketches(self._sketches or [sketch_batch([], [], **self._options)])
+        # merge once and keep only the merged arrays, so memory holds one copy of the signatures
+        merged = merge_sketches(self._sketches or [sketch_batch([], [], **self._options)])
+        self._sketches = [merged]
+        return merged
 
     def metrics(self, max_examples: int = 5) -> dict:
         return dedup_metrics(self.sketch(), threshold=self.threshold, max_examples=max_examples)
