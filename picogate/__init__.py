@@ -11,9 +11,13 @@ them in one columnar pass. See DESIGN.md for the contracts.
 
 from picogate.errors import InputError, PicogateError, RuleError
 from picogate.evaluate import evaluate
+from picogate.postrun import RunRecorder, postrun
 from picogate.preflight.gate import preflight
 from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 
-__all__ = ["GateResult", "InputError", "PicogateError", "RuleError", "RuleSet", "evaluate", "load_rules", "preflight"]
+__all__ = [
+    "GateResult", "InputError", "PicogateError", "RuleError", "RuleSet", "RunRecorder", "evaluate", "load_rules",
+    "postrun", "preflight",
+]
 __version__ = "0.1.0"

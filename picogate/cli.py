@@ -60,15 +60,29 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = rules.add_subparsers(metavar="ACTION")
     check = rsub.add_parser("check", help="validate rule files (schema, names, expressions)")
     check.add_argument("files", nargs="+", help="rule files or profile names")
+    check.add_argument("--format", "-f", choices=("text", "github"), default=None,
+                       help="github: also ::error annotations and a job summary (default under GitHub Actions)")
     check.set_defaults(func=cmd_rules_check)
+
+    from picogate.policy.cli import add_rules_commands
+
+    add_rules_commands(rsub)
 
     from picogate.preflight.cli import add_preflight_command
 
     add_preflight_command(sub)
 
-    demo = sub.add_parser("demo", help="run the gate on the shipped example data")
+    from picogate.postrun.cli import add_postrun_command
+
+    add_postrun_command(sub)
+
+    from picogate.demo import add_demo_arguments, run_demo
+
+    demo = sub.add_parser("demo", help="the whole story on the shipped examples: preflight, train a tiny model, "
+                                       "eval, post-run gate")
     demo.add_argument("--format", choices=FORMATS, default="text")
-    demo.set_defaults(func=cmd_demo)
+    add_demo_arguments(demo)
+    demo.set_defaults(func=run_demo)
 
     try:  # the evaluator needs torch, an optional extra; without it `picogate eval` says so
         from picogate.evaluator.cli import add_eval_command
@@ -131,6 +145,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
+    from picogate.policy.github import check_rule_files, wants_github
+
+    if wants_github(args.format):
+        return check_rule_files(args.files, github=True)
     from picogate.errors import RuleError
     from picogate.rules import load_rules
 
@@ -145,34 +163,3 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
         extra = f", {len(rs.overrides)} override(s)" if rs.overrides else ""
         print(f"ok {ref}: profile '{rs.profile}', {len(rs.rules)} checks{extra}")
     return 2 if bad else 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The gate on the shipped examples: two plans at preflight, four finished runs post-run.
-
-    The verdicts are the story, so a blocked run still exits 0; results go to ./demo-run/.
-    """
-    from picogate.evaluate import evaluate
-    from picogate.paths import RULES_DIR
-    from picogate.preflight.gate import run
-
-    examples = RULES_DIR.parent / "examples"
-    if not (examples / "plan.yaml").is_file():
-        raise PicogateError(f"{examples}: example data not found (run the demo from a source checkout)")
-    out_dir = Path("demo-run")
-    args.out, args.fail_on = None, "block"
-    from picogate.io import atomic_write_text
-
-    for name in ("plan.yaml", "plan_undertrained.yaml"):
-        print(f"\n== preflight: examples/{name} ==\n")
-        result, evidence = run(examples / name, quiet=True)
-        emit(result, args)
-        payload = {**result.to_dict(), "evidence": evidence}
-        atomic_write_text(out_dir / name.replace(".yaml", ".preflight.json"),
-                          json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    print("\n== post-run: examples/metrics.jsonl (four finished runs) against skill_release ==\n")
-    result = evaluate(examples / "metrics.jsonl", "skill_release", stage="postrun")
-    emit(result, args)
-    atomic_write_text(out_dir / "postrun.json", json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    print(f"\nresults written to {out_dir}/")
-    return 0

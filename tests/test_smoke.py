@@ -20,14 +20,14 @@ def test_shipped_profiles_load():
 
 
 def test_examples_verdicts():
+    """Skill rates alone never approve a release: the other post-run evidence is missing, so all block."""
     result = evaluate(REPO / "examples" / "metrics.jsonl", "skill_release", stage="postrun")
-    status = dict(result.runs.select("run_id", "status").iter_rows())
-    assert status == {
-        "d12-baseline": "approved",
-        "d20-all-skills": "approved",
-        "d16-weak-math": "blocked",
-        "d16-no-spelling-eval": "blocked",
-    }
+    assert set(result.runs["status"]) == {"blocked"}
+    skills = result.checks.filter(pl.col("rule_id").str.starts_with("skill.pass_rate."))
+    outcome = {(r["run_id"], r["category"]): r["outcome"] for r in skills.iter_rows(named=True)}
+    assert outcome[("d16-weak-math", "math")] == "fail"
+    assert outcome[("d16-no-spelling-eval", "spelling")] == "missing"
+    assert all(outcome[("d12-baseline", s)] == "pass" for s in ("identity", "refusal", "choice", "math", "spelling"))
     assert result.status == "blocked"
 
 

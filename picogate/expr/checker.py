@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from picogate.expr.errors import ExprError
-from picogate.expr.functions import FUNCTIONS, MAX_EXTREME_NESTING
+from picogate.expr.functions import FUNCTIONS, MAX_DOUBLING_NESTING
 from picogate.expr.nodes import (
     ARITHMETIC,
     COMPARISONS,
@@ -147,6 +147,8 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
             return "bool"
         case Binary(op=op, left=a, right=b):
             lt, rt = infer(a, resolve, text), infer(b, resolve, text)
+            if op == "%" and _doubling_depth(node) > MAX_DOUBLING_NESTING:
+                raise fail(f"min/max/% nested more than {MAX_DOUBLING_NESTING} deep; split the rule", node)
             if op in ARITHMETIC:
                 if lt != "num" or rt != "num":
                     raise fail(f"'{op}' needs numbers, got {_noun(lt)} {op} {_noun(rt)}", node)
@@ -158,9 +160,9 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
                 raise fail(f"'{op}' compares numbers only; {_noun(lt)}s support == and !=", node)
             return "bool"
         case Call(func=f, args=args):
-            if f in ("min", "max") and _extreme_depth(node) > MAX_EXTREME_NESTING:
-                raise fail(f"min/max nested more than {MAX_EXTREME_NESTING} deep; "
-                           "flatten it: min(a, b, c) instead of min(a, min(b, c))", node)
+            if f in ("min", "max") and _doubling_depth(node) > MAX_DOUBLING_NESTING:
+                raise fail(f"min/max/% nested more than {MAX_DOUBLING_NESTING} deep; flatten it: "
+                           "min(a, b, c) instead of min(a, min(b, c))", node)
             fn = FUNCTIONS.get(f)
             if fn is None:
                 raise fail(f"unknown function '{f}'; available: {', '.join(sorted(FUNCTIONS))}", node)
@@ -175,9 +177,11 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
     raise fail(f"unsupported expression node {type(node).__name__}", node)
 
 
-def _extreme_depth(node: Node) -> int:
-    inner = max((_extreme_depth(c) for c in children(node)), default=0)
-    return inner + (1 if isinstance(node, Call) and node.func in ("min", "max") else 0)
+def _doubling_depth(node: Node) -> int:
+    """Nesting of the nodes whose polars form names its operands twice (min, max, %)."""
+    inner = max((_doubling_depth(c) for c in children(node)), default=0)
+    doubles = (isinstance(node, Call) and node.func in ("min", "max")) or (isinstance(node, Binary) and node.op == "%")
+    return inner + (1 if doubles else 0)
 
 
 def _noun(kind: str) -> str:

@@ -41,7 +41,7 @@ def _same_type(types: Sequence[str]) -> str | None:
     return kinds.pop()
 
 
-MAX_EXTREME_NESTING = 4  # min/max inside min/max: each level names its arguments twice
+MAX_DOUBLING_NESTING = 4  # min/max/% inside one another: each level names its operands twice
 
 
 def _strict_extreme(exprs: Sequence[pl.Expr], which: str) -> pl.Expr:
@@ -49,7 +49,7 @@ def _strict_extreme(exprs: Sequence[pl.Expr], which: str) -> pl.Expr:
 
     This names every argument twice, and polars expands expressions as trees, so
     nested min/max costs 2**depth: the checker caps that nesting at
-    MAX_EXTREME_NESTING. (A `list.eval` form names them once but is ~300x slower.)
+    MAX_DOUBLING_NESTING. (A `list.eval` form names them once but is ~300x slower.)
     """
     extreme = pl.min_horizontal(*exprs) if which == "min" else pl.max_horizontal(*exprs)
     return pl.when(pl.any_horizontal([e.is_null() for e in exprs])).then(None).otherwise(extreme)
