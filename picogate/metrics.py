@@ -20,6 +20,7 @@ import polars as pl
 
 from picogate.catalog import Catalog
 from picogate.errors import InputError
+from picogate.jsonstrict import loads_strict
 
 RUN_ID = "run_id"
 BAD_SUFFIX = "\x00unreadable"  # companion column: the cell was present but not readable as its type
@@ -104,40 +105,18 @@ def _read_json(path: Path, *, lines: bool) -> pl.DataFrame:
     if lines:
         for no, line in enumerate(raw.split(b"\n"), 1):
             if line.strip():
-                obj = _parse_json(line, f"{path}:{no}")
+                obj = loads_strict(line, f"{path}:{no}")
                 if not isinstance(obj, dict):
                     raise InputError(f"{path}:{no}: each line must be a JSON object, got {type(obj).__name__}")
                 rows.append(_flatten(obj, f"{path}:{no}"))
     else:
-        obj = _parse_json(raw, str(path))
+        obj = loads_strict(raw, str(path))
         items = obj if isinstance(obj, list) else [obj]
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 raise InputError(f"{path}: item {i} must be a JSON object, got {type(item).__name__}")
             rows.append(_flatten(item, f"{path}: item {i}"))
     return _from_rows(rows, str(path))
-
-
-def _parse_json(raw: bytes, where: str) -> Any:
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise InputError(f"{where}: duplicate key '{k}'")
-            out[k] = v
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise InputError(f"{where}: {name} is not valid JSON; write null for a missing value")
-
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
 def _flatten(obj: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, Any]:

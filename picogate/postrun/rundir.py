@@ -33,6 +33,7 @@ from typing import Any
 
 from picogate.errors import InputError
 from picogate.io import atomic_write, atomic_write_text
+from picogate.jsonstrict import loads_strict
 from picogate.paths import SCHEMAS_DIR
 
 FORMAT = "picogate.run/1"
@@ -254,23 +255,7 @@ class RunDir:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise InputError(f"{path}: duplicate key '{k}'")
-            out[k] = v
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise InputError(f"{path}: {name} is not valid JSON")
-
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_dupes, parse_constant=no_constants)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    obj = loads_strict(path.read_bytes(), str(path))
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object")
     return obj

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from jsonschema.exceptions import best_match
 
 from picogate.errors import InputError
+from picogate.jsonstrict import loads_strict as parse_json_line
 from picogate.paths import SCHEMAS_DIR
 
 SCHEMAS = {"sft": "sft_row.schema.json", "eval": "eval_row.schema.json", "external": "choice_row.schema.json"}
@@ -76,30 +77,6 @@ def _jsonl(path: Path) -> Iterator[tuple[str, Any]]:
             if not isinstance(obj, dict):
                 raise InputError(f"{where}: each line must be a JSON object, got {type(obj).__name__}")
             yield where, obj
-
-
-def parse_json_line(raw: bytes, where: str) -> Any:
-    """Strict JSON: UTF-8 only, no duplicate keys, no NaN/Infinity."""
-
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise InputError(f"{where}: duplicate key '{k}'")
-            out[k] = v
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise InputError(f"{where}: {name} is not valid JSON")
-
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}") from None
 
 
 def _parquet(path: Path) -> Iterator[tuple[str, Any]]:

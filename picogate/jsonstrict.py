@@ -1,0 +1,36 @@
+"""Strict JSON for evidence files: UTF-8 only, no duplicate keys, no NaN/Infinity.
+
+Python's `json` keeps the last of duplicate keys and accepts `NaN`/`Infinity`; both
+would let malformed evidence through silently. One reader, used by every JSON input.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from picogate.errors import InputError
+
+
+def loads_strict(raw: bytes, where: str) -> Any:
+    """Parse `raw`; any fault is an `InputError` that starts with `where` (a file or file:line)."""
+
+    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise InputError(f"{where}: duplicate key '{k}'")
+            out[k] = v
+        return out
+
+    def no_constants(name: str) -> Any:
+        raise InputError(f"{where}: {name} is not valid JSON; write null for a missing value")
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
