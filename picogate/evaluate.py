@@ -18,7 +18,15 @@ import polars as pl
 from picogate.catalog import BASELINE_PREFIX
 from picogate.errors import InputError
 from picogate.expr import compile_check, names
-from picogate.metrics import RUN_ID, MetricsSource, check_unique, normalize, normalize_exprs, read_metrics
+from picogate.metrics import (
+    RUN_ID,
+    MetricsSource,
+    check_unique,
+    normalize,
+    normalize_exprs,
+    read_metrics,
+    strictly_increasing,
+)
 from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 from picogate.rules.loader import REPORT_FIELDS
@@ -52,11 +60,14 @@ def evaluate(
                 for i, rule in enumerate(ruleset.rules)]
     columns = [f"#{i}" for i in range(len(ruleset.rules))]
     query = frame.with_columns(outcomes).with_columns(status_columns(columns, ruleset.rules)).with_columns(STATUS)
-    # the duplicate-run_id test runs beside the main query rather than before it
-    # (hashes are cheaper to count than strings; a collision only costs the exact test below)
-    wide, n_unique = pl.collect_all([query, raw.lazy().select(pl.col(RUN_ID).hash().n_unique())])
-    if n_unique.item() != raw.height:
-        check_unique(raw.get_column(RUN_ID), where)
+    ids = raw.get_column(RUN_ID)
+    if strictly_increasing(ids):  # unique already, as tables written run by run usually are
+        wide = query.collect()
+    else:  # the duplicate test runs beside the main query; hashes are cheaper to count than strings,
+        # and a collision only costs the exact test below
+        wide, n_unique = pl.collect_all([query, raw.lazy().select(pl.col(RUN_ID).hash().n_unique())])
+        if n_unique.item() != raw.height:
+            check_unique(ids, where)
     return GateResult(ruleset, wide, stage)
 
 
