@@ -54,17 +54,26 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
                                  nn.Linear(4 * cfg.n_embd, cfg.n_embd))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, t, c = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
         return x + self.mlp(self.ln2(x))
 
 
 class TinyGPT(nn.Module):
-    """A GPT-style causal LM: `ids [B, T] -> logits [B, T, V]`."""
+    """A GPT-style causal LM: `ids [B, T] -> logits [B, T, V]`.
+
+    It also takes position ids and an attention mask (`supports_packing`), so the evaluator can
+    score several continuations of one context in a single sequence.
+    """
+
+    supports_packing = True
 
     def __init__(self, cfg: TinyConfig | None = None) -> None:
         super().__init__()
@@ -78,10 +87,15 @@ class TinyGPT(nn.Module):
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.head.weight = self.tok.weight  # tied, as in GPT-2
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        x = self.tok(ids) + self.pos(torch.arange(ids.shape[1], device=ids.device))
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """`mask` [B, T, T] bool, True where a query may attend to a key (default: causal)."""
+        pos = torch.arange(ids.shape[1], device=ids.device) if positions is None else positions
+        x = self.tok(ids) + self.pos(pos)
+        if mask is not None:
+            mask = mask[:, None]  # the same for every head; boolean, so bf16 autocast needs no cast
         for block in self.blocks:
-            x = block(x)
+            x = block(x, mask)
         return self.head(self.ln_f(x))
 
 

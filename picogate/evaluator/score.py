@@ -37,6 +37,7 @@ class EvalConfig:
     sft_append_eos: bool = True  # the target ends with EOS, so stopping is part of fitting
     batch_size: int | None = None  # None: chosen from a token budget, at most batch_ceiling
     batch_ceiling: int = 64
+    share_context: bool = True  # compute a question's context once for all its choices (False: baseline)
     skill_graders: dict[str, str] = field(default_factory=dict)
     echo_min_chars: int = DEFAULT_ECHO_MIN_CHARS
     refusal_markers: tuple[str, ...] = DEFAULT_REFUSAL_MARKERS
@@ -154,7 +155,8 @@ def score_choice_rows(lm: LM, rows: Sequence[ChoiceRow], run_id: str, benchmark:
             requests.append(split_continuation(lm, context, cfg.choice_delimiter + choice, context_ids))
             groups.append(g)
     scores = score_continuations(lm, requests, groups=groups, batch_size=cfg.batch_size,
-                                 batch_ceiling=cfg.batch_ceiling, progress=progress)
+                                 batch_ceiling=cfg.batch_ceiling, share_context=cfg.share_context,
+                                 progress=progress)
     records = []
     for row, context, (lo, hi) in zip(rows, contexts, spans, strict=True):
         lls = [s.loglik for s in scores[lo:hi]]

@@ -1,0 +1,87 @@
+# Run: .venv/bin/python -m pytest tests/evaluator/test_packing.py -q
+"""Context sharing by packing (picogate/evaluator/choice.py): a question's context goes through the model
+once, each choice as its own masked segment. Every log-likelihood must equal scoring each (context,
+choice) request on its own, on a real (float64, randomly initialised) transformer."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from picogate.evaluator.choice import pack, score_continuations  # noqa: E402
+from picogate.evaluator.model import LM  # noqa: E402
+from picogate.evaluator.rows import ChoiceRow  # noqa: E402
+from picogate.evaluator.score import EvalConfig, score_choice_rows  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from examples.tiny_model import ByteTokenizer, TinyConfig, TinyGPT  # noqa: E402
+
+
+def tiny_lm(packing: bool | None = None, block_size: int = 64) -> LM:
+    torch.manual_seed(3)
+    model = TinyGPT(TinyConfig(block_size=block_size, n_layer=2, n_head=2, n_embd=32)).double()
+    return LM(model, ByteTokenizer(), device="cpu", packing=packing)
+
+
+def test_pack_layout() -> None:
+    ctx, a, b, c = [1, 2, 3], [7], [8, 9], [4, 5, 6]
+    packs = pack([(ctx, a), (ctx, b), (ctx, c), ([1, 2], b)], [0, 0, 0, 0])
+    assert [p.ids for p in packs] == [(1, 2, 3, 8, 4, 5), (1, 2, 8)]
+    first = packs[0]
+    assert first.segments == (0, 0, 0, 2, 3, 3)  # the one-token choice (segment 1) adds no input token
+    assert first.positions == (0, 1, 2, 3, 3, 4)  # each choice continues from the context's end
+    assert first.reads == ((0, (2,)), (1, (2, 3)), (2, (2, 4, 5)))
+    assert packs[1].segments is None  # a single continuation is an ordinary causal sequence
+
+
+def test_pack_respects_the_window_and_reads_each_request_once() -> None:
+    rng = random.Random(0)
+    ctx = [rng.randrange(1, 200) for _ in range(10)]
+    requests = [(ctx, [rng.randrange(1, 200) for _ in range(rng.randint(1, 6))]) for _ in range(30)]
+    packs = pack(requests, [0] * 30, max_len=24)
+    assert all(len(p.ids) <= 24 for p in packs) and len(packs) > 1
+    assert sorted(i for p in packs for i in p.members) == list(range(30))
+
+
+def test_model_without_packing_support_is_refused() -> None:
+    lm = tiny_lm(packing=False)
+    assert not lm.packing and tiny_lm().packing
+    with pytest.raises(ValueError, match="supports_packing"):
+        lm.packed_logits(torch.zeros((1, 2), dtype=torch.long), torch.zeros((1, 2), dtype=torch.long),
+                         torch.zeros((1, 2), dtype=torch.long))
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, None])
+def test_packed_scores_equal_one_request_at_a_time(batch_size: int | None) -> None:
+    rng = random.Random(batch_size or 0)
+    lm, tok = tiny_lm(), ByteTokenizer()
+    requests, groups = [], []
+    for g in range(12):
+        ctx = [tok.bos_id] + tok.encode("q" * rng.randint(1, 30))
+        for _ in range(rng.randint(1, 5)):  # one-token, duplicate and long continuations alike
+            requests.append((ctx, tok.encode(rng.choice(["A", " yes", " yes", " no way", "x" * 40]))))
+            groups.append(g)
+    requests.append(([tok.bos_id] + tok.encode("z" * 60), tok.encode(" truncated")))  # context cut to fit
+    groups.append(99)
+    alone = score_continuations(lm, requests, batch_size=1, share_context=False)
+    packed = score_continuations(lm, requests, groups=groups, batch_size=batch_size)
+    riding = score_continuations(tiny_lm(packing=False), requests, groups=groups, batch_size=batch_size)
+    for a, p, r in zip(alone, packed, riding, strict=True):
+        assert p.tokens == a.tokens and p.greedy_tokens == a.greedy_tokens == r.greedy_tokens
+        assert p.loglik == pytest.approx(a.loglik, abs=1e-9) and r.loglik == pytest.approx(a.loglik, abs=1e-9)
+
+
+def test_choice_rows_packed_or_not_give_the_same_records() -> None:
+    rows = [ChoiceRow(f"q{i}", f"which {i}?", ("red", "green", "a blue one", "x"), i % 4, f"t:{i}")
+            for i in range(6)]
+    packed = score_choice_rows(tiny_lm(), rows, "r", "t", EvalConfig())
+    plain = score_choice_rows(tiny_lm(), rows, "r", "t", EvalConfig(share_context=False, batch_size=1))
+    for p, q in zip(packed, plain, strict=True):
+        assert p["choice_loglik"] == pytest.approx(q["choice_loglik"], abs=1e-9)
+        assert (p["correct"], p["correct_norm"], p["correct_bytes"]) == (q["correct"], q["correct_norm"],
+                                                                         q["correct_bytes"])
