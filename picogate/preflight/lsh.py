@@ -6,14 +6,19 @@ probabilities for a Jaccard threshold. Buckets are found by sorting 64-bit band 
 dicts, and a streaming corpus is sketched batch by batch (`sketch_batch`, `NearDupIndex`) so only
 signatures and band keys, never the text, are kept.
 
-Memory per document: 4 * num_perm bytes of signature (affine32), 8 per band, 8 for the exact hash.
+Memory per document: 8 bytes per band, 8 for the exact hash and 8 for a whole-signature hash. The
+signatures themselves (4 * num_perm bytes per document, 500 MB for a million documents at 128 slots)
+are most of a sketch but are read back only for duplicates and LSH candidates, so `NearDupIndex` spills
+them to a temp file (`SignatureFile`) and every step of `dedup_metrics` reads rows by index, in chunks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
+import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +28,7 @@ from picogate.preflight.text import document_hashes, fmix64_array, hash_words, w
 # Odd 64-bit multipliers for the slots of a band; fixed so band keys are stable across batches.
 _ROW_MULT = fmix64_array(np.arange(1, 1 << 12, dtype=np.uint64)) | np.uint64(1)
 MAX_CANDIDATE_PAIRS = 50_000_000
+_CHUNK_ROWS = 1 << 14  # signature rows read or compared at once: 8 MB at 128 slots
 
 
 @functools.lru_cache(maxsize=256)
@@ -69,9 +75,11 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
         raise ValueError(f"need a 2-D signature array with at least bands*rows = {bands * rows} columns, "
                          f"got shape {signatures.shape}; lower bands or rows")
     keys = np.empty((len(signatures), bands), dtype=np.uint64)
-    for band in range(bands):
-        block = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64)
-        keys[:, band] = fmix64_array((block * _ROW_MULT[:rows]).sum(axis=1, dtype=np.uint64))
+    for lo in range(0, len(signatures), _CHUNK_ROWS):  # uint64 scratch of one chunk, not of the whole array
+        for band in range(bands):
+            block = signatures[lo : lo + _CHUNK_ROWS, band * rows : (band + 1) * rows].astype(np.uint64)
+            block *= _ROW_MULT[:rows]
+            keys[lo : lo + _CHUNK_ROWS, band] = fmix64_array(block.sum(axis=1, dtype=np.uint64))
     return keys
 
 
@@ -87,17 +95,14 @@ def candidate_pairs(keys: np.ndarray, max_pairs: int = MAX_CANDIDATE_PAIRS) -> n
     if keys.ndim != 2:
         raise ValueError(f"keys must be 2-D (documents x bands), got shape {keys.shape}")
     n = len(keys)
-    sorted_cols = []
-    for band in range(keys.shape[1]):
+    found = [np.zeros((0, 2), dtype=np.int64)]
+    for band in range(keys.shape[1]):  # one band's sort alive at a time: 16 bytes per document
         order = np.argsort(keys[:, band], kind="stable")
         sk = keys[order, band]
         runs = np.diff(np.flatnonzero(np.diff(sk, prepend=~sk[:1], append=~sk[-1:]) if n else []))
         if np.sum(runs * (runs - 1) // 2) > max_pairs:
             raise ValueError(f"a band groups more than {max_pairs} candidate pairs; raise the threshold, "
                              "use more rows per band, or remove boilerplate documents first")
-        sorted_cols.append((order, sk))
-    found = [np.zeros((0, 2), dtype=np.int64)]
-    for order, sk in sorted_cols:
         active, step = np.flatnonzero(sk[1:] == sk[:-1]), 1
         while len(active):  # sorted: sk[p] == sk[p + step] only if it also held for step - 1
             found.append(np.stack([order[active], order[active + step]], axis=1))
@@ -109,13 +114,95 @@ def candidate_pairs(keys: np.ndarray, max_pairs: int = MAX_CANDIDATE_PAIRS) -> n
     return np.stack([code // max(n, 1), code % max(n, 1)], axis=1)
 
 
-def pair_jaccard(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard (share of equal slots) of each pair, in chunks to bound the scratch memory."""
+def pair_jaccard(signatures: np.ndarray | SignatureFile, pairs: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard (share of equal slots) of each pair, in chunks to bound the scratch memory.
+
+    From a `SignatureFile`, each row a pair names is read once (one pass over the file), not per pair.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not isinstance(signatures, np.ndarray):
+        need = np.unique(pairs)
+        signatures, pairs = signatures[need], np.searchsorted(need, pairs)
     out = np.empty(len(pairs), dtype=np.float64)
-    for lo in range(0, len(pairs), 1 << 16):
-        p = pairs[lo : lo + (1 << 16)]
+    for lo in range(0, len(pairs), _CHUNK_ROWS):
+        p = pairs[lo : lo + _CHUNK_ROWS]
         out[lo : lo + len(p)] = np.mean(signatures[p[:, 0]] == signatures[p[:, 1]], axis=1)
     return out
+
+
+def _rows_equal(signatures: np.ndarray | SignatureFile, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether row a[i] equals row b[i], for ascending `a`: the distinct `b` rows are read once, `a` in chunks.
+
+    Why: many copies of few documents (boilerplate) then cost memory for the few, not the copies.
+    """
+    want = np.unique(b)
+    rows_b = signatures[want]
+    out = np.empty(len(a), dtype=bool)
+    for lo in range(0, len(a), _CHUNK_ROWS):
+        hi = min(lo + _CHUNK_ROWS, len(a))
+        out[lo:hi] = np.all(signatures[a[lo:hi]] == rows_b[np.searchsorted(want, b[lo:hi])], axis=1)
+    return out
+
+
+class SignatureFile:
+    """MinHash signatures appended to an unnamed temp file; rows are read back by index, never all at once.
+
+    Why: signatures are 4 * num_perm bytes a document, most of a corpus sketch, yet `dedup_metrics` reads
+    only the rows of duplicates and LSH candidates. The file lives in `tempfile.gettempdir()` (TMPDIR) and
+    is deleted when closed or collected; point TMPDIR at a disk where /tmp is RAM-backed.
+
+    >>> f = SignatureFile(3, np.uint32)
+    >>> f.append(np.arange(6, dtype=np.uint32).reshape(2, 3))
+    >>> f[np.array([1, 0, 1])].tolist(), f.shape
+    ([[3, 4, 5], [0, 1, 2], [3, 4, 5]], (2, 3))
+    """
+
+    def __init__(self, num_perm: int, dtype: np.dtype | type, directory: str | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        self._width = num_perm
+        self._rows = 0
+        # Not a with-block: the file lives as long as this object (close() or collection deletes it).
+        self._file = tempfile.TemporaryFile(prefix="picogate-minhash-", dir=directory)  # noqa: SIM115
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._rows, self._width
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def append(self, signatures: np.ndarray) -> None:
+        """Add rows at the end (rows are numbered in the order they were appended)."""
+        if signatures.ndim != 2 or signatures.shape[1] != self._width or signatures.dtype != self.dtype:
+            raise ValueError(f"expected ({self._width},)-wide {self.dtype} rows, got {signatures.dtype} "
+                             f"{signatures.shape}; every batch must use the same num_perm and scheme")
+        self._file.seek(self._rows * self._width * self.dtype.itemsize)
+        self._file.write(np.ascontiguousarray(signatures).data)
+        self._rows += len(signatures)
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        """Rows at the given positions (like numpy fancy indexing), reading each distinct row once."""
+        index = np.asarray(index, dtype=np.int64)
+        flat = index.ravel()
+        if len(flat) and (flat.min() < 0 or flat.max() >= self._rows):
+            raise IndexError(f"row index out of range for {self._rows} signatures")
+        want, inverse = np.unique(flat, return_inverse=True)
+        ordered = len(want) == len(flat) and bool(np.all(want == flat))  # already ascending: no reordering copy
+        out = np.empty((len(want), self._width), dtype=self.dtype)
+        row_bytes = self._width * self.dtype.itemsize
+        # Ascending rows, read as spans of at most _CHUNK_ROWS: one pass over the file at most, bounded scratch.
+        bounds = np.append(np.flatnonzero(np.diff(want // _CHUNK_ROWS, prepend=-1)), len(want))
+        for lo, hi in itertools.pairwise(bounds.tolist()):
+            first = int(want[lo])
+            span = np.empty((int(want[hi - 1]) - first + 1, self._width), dtype=self.dtype)
+            self._file.seek(first * row_bytes)
+            if self._file.readinto(span.data) != span.nbytes:
+                raise OSError("the signature spill file was truncated")
+            out[lo:hi] = span[want[lo:hi] - first]
+        return (out if ordered else out[inverse]).reshape(*index.shape, self._width)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -130,16 +217,17 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         np.minimum.at(parent, np.maximum(pu, pv), np.minimum(pu, pv))
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DedupSketch:
     """What a batch (or partition) contributes to the dedup metrics; merge with `merge_sketches`."""
 
     doc_hashes: np.ndarray  # uint64, normalized-text hash per document
     has_shingles: np.ndarray  # bool, False for documents with no words
-    signatures: np.ndarray  # (n, num_perm)
+    signatures: np.ndarray | SignatureFile  # (n, num_perm), read only by row index
     keys: np.ndarray  # (n, bands) uint64
     rows: int  # signature slots per band
-    ids: list = field(default_factory=list)
+    ids: Sequence = dataclasses.field(default_factory=list)  # a range when ids are stream positions
+    row_hashes: np.ndarray | None = None  # uint64 hash of each whole signature: equal rows, equal hash
 
 
 def sketch_batch(texts: Sequence[str], ids: Sequence | None = None, *, threshold: float = 0.8,
@@ -158,7 +246,8 @@ def sketch_batch(texts: Sequence[str], ids: Sequence | None = None, *, threshold
     sig = signatures_from_hashes((hashes >> np.uint64(32)).astype(np.uint32), offsets, num_perm=num_perm,
                                  seed=seed, scheme=scheme)
     return DedupSketch(document_hashes(words), np.diff(words.offsets) > 0, sig, band_keys(sig, bands, rows),
-                       rows, list(ids) if ids is not None else list(range(len(texts))))
+                       rows, list(ids) if ids is not None else range(len(texts)),
+                       band_keys(sig, 1, num_perm)[:, 0])
 
 
 def merge_sketches(sketches: Iterable[DedupSketch]) -> DedupSketch:
@@ -166,9 +255,24 @@ def merge_sketches(sketches: Iterable[DedupSketch]) -> DedupSketch:
     parts = list(sketches)
     if not parts:
         raise ValueError("no sketches to merge: the corpus had no batches")
-    return DedupSketch(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                         ("doc_hashes", "has_shingles", "signatures", "keys")),
-                       parts[0].rows, [i for p in parts for i in p.ids])
+    return _merge(parts, np.concatenate([p.signatures for p in parts]))
+
+
+def _merge(parts: Sequence[DedupSketch], signatures: np.ndarray | SignatureFile) -> DedupSketch:
+    doc_hashes, has_shingles, keys, row_hashes = (np.concatenate([getattr(p, f) for p in parts])
+                                                  for f in ("doc_hashes", "has_shingles", "keys", "row_hashes"))
+    return DedupSketch(doc_hashes, has_shingles, signatures, keys, parts[0].rows, _join_ids([p.ids for p in parts]),
+                       row_hashes)
+
+
+def _join_ids(parts: Sequence[Sequence]) -> Sequence:
+    """One id sequence; stays a range (no per-document Python objects) while every part is the next positions."""
+    count = 0
+    for p in parts:
+        if not (isinstance(p, range) and p.step == 1 and p.start == count):
+            return [i for q in parts for i in q]
+        count = p.stop
+    return range(count)
 
 
 def dedup_metrics(sketch: DedupSketch, *, threshold: float = 0.8, max_examples: int = 5) -> dict:
@@ -180,30 +284,31 @@ def dedup_metrics(sketch: DedupSketch, *, threshold: float = 0.8, max_examples: 
     without words are left out). Examples are (id, id of the earlier document, Jaccard) triples.
     """
     n = len(sketch.doc_hashes)
-    _, first = np.unique(sketch.doc_hashes, return_index=True)
-    _, inverse = np.unique(sketch.doc_hashes, return_inverse=True)
+    _, first, inverse = np.unique(sketch.doc_hashes, return_index=True, return_inverse=True)
     exact = np.flatnonzero(first[inverse] != np.arange(n))
-    # Documents with identical signatures are one node for LSH: a thousand copies cost no million pairs.
+    # Below, positions count documents with words (sig is only ever read at idx[positions], by chunks).
     idx = np.flatnonzero(sketch.has_shingles)
-    # a view, not a copy, in the common case: signatures are the one large array held here
-    sig = sketch.signatures if len(idx) == n else sketch.signatures[idx]
-    row_hash = band_keys(sig, 1, sig.shape[1])[:, 0] if len(idx) else np.zeros(0, dtype=np.uint64)
-    _, rep_first, rep_inv = np.unique(row_hash, return_index=True, return_inverse=True)
+    sig = sketch.signatures
+    row_hashes = sketch.row_hashes if sketch.row_hashes is not None else band_keys(sig, 1, sig.shape[1])[:, 0]
+    # Documents with identical signatures are one node for LSH: a thousand copies cost no million pairs.
+    _, rep_first, rep_inv = np.unique(row_hashes[idx], return_index=True, return_inverse=True)
     rep_of = rep_first[rep_inv]
     merged = np.flatnonzero(rep_of != np.arange(len(idx)))  # only these need the full comparison
-    collided = merged[~np.all(sig[merged] == sig[rep_of[merged]], axis=1)]  # 64-bit row-hash collision
+    collided = merged[~_rows_equal(sig, idx[merged], idx[rep_of[merged]])]  # 64-bit row-hash collision
     rep_of[collided] = collided
     reps = np.unique(rep_of)
-    pairs = reps[candidate_pairs(sketch.keys[idx][reps])] if len(reps) else np.zeros((0, 2), dtype=np.int64)
-    sim = pair_jaccard(sig, pairs)
+    keys = sketch.keys if len(reps) == n else sketch.keys[idx[reps]]  # no copy when every document is a rep
+    pairs = reps[candidate_pairs(keys)] if len(reps) else np.zeros((0, 2), dtype=np.int64)
+    sim = pair_jaccard(sig, idx[pairs])
     near = pairs[sim >= threshold]
     label = _components(len(idx), np.concatenate([near[:, 0], np.arange(len(idx))]),
                         np.concatenate([near[:, 1], rep_of]))
     dups = np.flatnonzero(label != np.arange(len(idx)))
     clusters = len(np.unique(label[dups]))
     ids = sketch.ids
-    ex_near = [(ids[idx[d]], ids[idx[label[d]]], float(np.mean(sig[d] == sig[label[d]])))
-               for d in dups[:max_examples]]
+    shown = dups[:max_examples]
+    ex_sim = pair_jaccard(sig, np.stack([idx[shown], idx[label[shown]]], axis=1))
+    ex_near = [(ids[idx[d]], ids[idx[label[d]]], float(j)) for d, j in zip(shown, ex_sim, strict=True)]
     return {
         "documents": n,
         "empty_documents": int(n - len(idx)),
@@ -225,6 +330,9 @@ def dedup_metrics(sketch: DedupSketch, *, threshold: float = 0.8, max_examples: 
 class NearDupIndex:
     """Streaming front end: `add` batches of text, then read `metrics()`; holds sketches, not text.
 
+    Each batch's signatures go straight to a `SignatureFile` (in `spill_dir`, default TMPDIR), so RAM grows
+    by 8 * (bands + 2) bytes a document (88 at 128 slots and 9 bands), not by 4 * num_perm more.
+
     >>> index = NearDupIndex(threshold=0.5, num_perm=64)
     >>> index.add(["a b c d e f g", "A b c d e f g!", "something else entirely here"])
     >>> index.metrics()["exact_dup_count"]
@@ -232,26 +340,35 @@ class NearDupIndex:
     """
 
     def __init__(self, *, threshold: float = 0.8, num_perm: int = 128, seed: int = 1, shingle_words: int = 5,
-                 scheme: str = "affine32", bands: int | None = None, rows: int | None = None) -> None:
+                 scheme: str = "affine32", bands: int | None = None, rows: int | None = None,
+                 spill_dir: str | None = None) -> None:
         self.threshold = threshold
         self._options = dict(threshold=threshold, num_perm=num_perm, seed=seed, shingle_words=shingle_words,
                              scheme=scheme, bands=bands, rows=rows)
-        self._sketches: list[DedupSketch] = []
+        self._spill_dir = spill_dir
+        self._signatures: SignatureFile | None = None
+        self._parts: list[DedupSketch] = []
         self._count = 0
 
     def add(self, texts: Sequence[str], ids: Sequence | None = None) -> None:
         """Sketch one batch; ids default to the running position of each document in the stream."""
         if isinstance(texts, str):
             raise ValueError("add takes a batch (a sequence of texts); wrap a single text in a list")
-        ids = list(range(self._count, self._count + len(texts))) if ids is None else ids
-        self._sketches.append(sketch_batch(texts, ids, **self._options))
+        part = sketch_batch(texts, ids, **self._options)
+        if self._signatures is None:
+            self._signatures = SignatureFile(part.signatures.shape[1], part.signatures.dtype, self._spill_dir)
+        self._signatures.append(part.signatures)
+        ids = range(self._count, self._count + len(texts)) if ids is None else part.ids
+        self._parts.append(dataclasses.replace(part, signatures=self._signatures, ids=ids))
         self._count += len(texts)
 
     def sketch(self) -> DedupSketch:
-        # merge once and keep only the merged arrays, so memory holds one copy of the signatures
-        merged = merge_sketches(self._sketches or [sketch_batch([], [], **self._options)])
-        self._sketches = [merged]
-        return merged
+        """The stream's sketch: the small arrays merged once (and kept merged), signatures left in the file."""
+        if self._signatures is None:
+            return sketch_batch([], [], **self._options)
+        if len(self._parts) > 1:
+            self._parts = [_merge(self._parts, self._signatures)]
+        return self._parts[0]
 
     def metrics(self, max_examples: int = 5) -> dict:
         return dedup_metrics(self.sketch(), threshold=self.threshold, max_examples=max_examples)

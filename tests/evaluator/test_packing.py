@@ -62,11 +62,11 @@ def test_packed_scores_equal_one_request_at_a_time(batch_size: int | None) -> No
     lm, tok = tiny_lm(), ByteTokenizer()
     requests, groups = [], []
     for g in range(12):
-        ctx = [tok.bos_id] + tok.encode("q" * rng.randint(1, 30))
+        ctx = [tok.bos_id, *tok.encode("q" * rng.randint(1, 30))]
         for _ in range(rng.randint(1, 5)):  # one-token, duplicate and long continuations alike
             requests.append((ctx, tok.encode(rng.choice(["A", " yes", " yes", " no way", "x" * 40]))))
             groups.append(g)
-    requests.append(([tok.bos_id] + tok.encode("z" * 60), tok.encode(" truncated")))  # context cut to fit
+    requests.append(([tok.bos_id, *tok.encode("z" * 60)], tok.encode(" truncated")))  # context cut to fit
     groups.append(99)
     alone = score_continuations(lm, requests, batch_size=1, share_context=False)
     packed = score_continuations(lm, requests, groups=groups, batch_size=batch_size)

@@ -1,8 +1,10 @@
 # .venv/bin/python -m pytest tests/preflight/test_preflight_lsh.py -q
 """LSH banding agrees with datasketch's MinHashLSH; the dedup metrics count what was planted."""
 
+import dataclasses
 import itertools
 import random
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -11,12 +13,14 @@ from hypothesis import strategies as st
 
 from picogate.preflight.lsh import (
     NearDupIndex,
+    SignatureFile,
     _components,
     band_keys,
     candidate_pairs,
     dedup_metrics,
     merge_sketches,
     optimal_param,
+    pair_jaccard,
     sketch_batch,
 )
 from picogate.preflight.minhash import minhash_signatures
@@ -129,6 +133,108 @@ def test_components_equal_simple_union_find(case):
     u = np.array([e[0] for e in edges], dtype=np.int64)
     v = np.array([e[1] for e in edges], dtype=np.int64)
     assert _components(n, u, v).tolist() == [find(x) for x in range(n)]
+
+
+def brute_force_near_dups(docs: list[str], threshold: float, shingle_words: int) -> tuple[int, int, dict]:
+    """All pairs, no shortcuts: join two documents with words when they share a band and Jaccard >= threshold."""
+    sig = minhash_signatures(docs, shingle_words=shingle_words)
+    keys = band_keys(sig, *optimal_param(threshold, 128))
+    words = np.array([any(c.isalnum() for c in d) for d in docs])
+    sim = (sig[:, None, :] == sig[None, :, :]).mean(axis=2)
+    edge = (keys[:, None, :] == keys[None, :, :]).any(axis=2) & (sim >= threshold) & words[:, None] & words[None, :]
+    label = _components(len(docs), *np.nonzero(np.triu(edge, 1)))
+    dups = [d for d in range(len(docs)) if words[d] and label[d] != d]
+    return len(dups), len({label[d] for d in dups}), {d: (int(label[d]), float(sim[d, label[d]])) for d in dups}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_streamed_metrics_equal_all_pairs_brute_force(seed):
+    docs, _, _ = planted_corpus(300, seed)
+    docs += ["", "...", docs[3], docs[3].upper()] + [docs[7]] * 20  # empty documents and many exact copies
+    count, clusters, dups = brute_force_near_dups(docs, 0.8, 3)
+    index = NearDupIndex(threshold=0.8, shingle_words=3)
+    for lo in range(0, len(docs), 50):
+        index.add(docs[lo : lo + 50])
+    m = index.metrics(max_examples=len(docs))
+    assert (m["near_dup_count"], m["near_dup_clusters"]) == (count, clusters) and count >= 40
+    assert {d: (o, j) for d, o, j in m["near_dup_examples"]} == dups
+    assert m["empty_documents"] == 2
+
+
+def test_spilled_legacy_scheme_equals_in_memory():
+    docs, _, _ = planted_corpus(200, seed=3)
+    index = NearDupIndex(threshold=0.7, num_perm=64, scheme="legacy", shingle_words=3)
+    for lo in range(0, len(docs), 64):
+        index.add(docs[lo : lo + 64])
+    assert index.sketch().signatures.dtype == np.uint64
+    whole = dedup_metrics(sketch_batch(docs, threshold=0.7, num_perm=64, scheme="legacy", shingle_words=3),
+                          threshold=0.7, max_examples=100)
+    assert index.metrics(max_examples=100) == whole and whole["near_dup_count"] >= 30
+
+
+def test_row_hash_collisions_are_verified_not_trusted():
+    docs, _, _ = planted_corpus(200)
+    docs += [docs[9]] * 5
+    sketch = sketch_batch(docs, shingle_words=3)
+    # every document collides on a zero row hash: only the full-signature comparison can tell them apart
+    collided = dedup_metrics(dataclasses.replace(sketch, row_hashes=np.zeros_like(sketch.row_hashes)),
+                             max_examples=50)
+    true = dedup_metrics(sketch, max_examples=50)
+    # Colliding copies each stay their own LSH node (more candidate pairs, all at Jaccard 1): same clusters.
+    assert collided.pop("candidate_pairs_distinct") > true.pop("candidate_pairs_distinct")
+    assert collided == true and true["near_dup_count"] >= 25
+
+
+def test_signature_file_reads_rows_like_numpy_indexing():
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 1 << 32, (40_000, 3), dtype=np.uint64).astype(np.uint32)  # spans 3 read chunks
+    store = SignatureFile(3, np.uint32)
+    for lo in range(0, len(rows), 7_000):
+        store.append(rows[lo : lo + 7_000])
+    assert store.shape == rows.shape and len(store) == len(rows)
+    for index in (rng.integers(0, len(rows), 500), np.array([16_384, 16_383, 0, 39_999, 16_383]),
+                  rng.integers(0, len(rows), (20, 2)), np.zeros(0, dtype=np.int64)):
+        assert np.array_equal(store[index], rows[index])
+    pairs = rng.integers(0, len(rows), (1_000, 2))
+    assert np.array_equal(pair_jaccard(store, pairs), pair_jaccard(rows, pairs))
+    with pytest.raises(IndexError):
+        store[np.array([40_000])]
+    with pytest.raises(ValueError, match="same num_perm"):
+        store.append(rows[:2].astype(np.uint64))
+
+
+def test_memory_per_document_is_bounded_without_signatures():
+    """Streaming keeps ~8 bytes per band plus 17 per document in RAM; metrics never load every signature."""
+    rng = random.Random(0)
+    docs = [" ".join(rng.choices(VOCAB, k=60)) for _ in range(20_000)]
+    docs += docs[:2_000]
+    NearDupIndex(shingle_words=3).add(docs[:1_000])  # warm caches so only the index is measured
+    index = NearDupIndex(shingle_words=3)
+    tracemalloc.start()
+    try:
+        for lo in range(0, len(docs), 1_000):
+            index.add(docs[lo : lo + 1_000])
+        sketch = index.sketch()
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        m = index.metrics()
+        metrics_peak = tracemalloc.get_traced_memory()[1] - held
+    finally:
+        tracemalloc.stop()
+    bands = sketch.keys.shape[1]
+    assert isinstance(sketch.signatures, SignatureFile) and sketch.ids == range(len(docs))
+    assert held / len(docs) < 8 * (bands + 2) + 1 + 16
+    assert metrics_peak / len(docs) < 4 * 128  # less than the signatures' own size
+    assert m["exact_dup_count"] == m["near_dup_count"] == 2_000
+
+
+def test_ids_mix_given_and_default_positions():
+    index = NearDupIndex(num_perm=64)
+    index.add(["one two three", "four five six"], ids=["a", "b"])
+    index.add(["seven eight nine", "one two three"])
+    out = index.metrics()
+    assert index.sketch().ids == ["a", "b", 2, 3]
+    assert out["exact_dup_examples"] == [(3, "a")]
 
 
 def test_bad_arguments_are_refused():
