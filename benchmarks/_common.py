@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: a timer and an atomic JSON writer."""
+"""Helpers shared by the benchmarks: a timer, the machine stamp and the atomic results writer."""
 
 from __future__ import annotations
 
@@ -37,3 +37,16 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_results(path: str | Path, result: dict, *, write: bool = True) -> dict:
+    """Stamp `result` with `machine()` and, when `write`, save it atomically and say where.
+
+    One place for the results block, so every benchmark's JSON carries the same machine keys.
+    A `machine` the caller already set (with library versions, say) is kept.
+    """
+    result.setdefault("machine", machine())
+    if write:
+        write_json_atomic(path, result)
+        print(f"wrote {path}")
+    return result

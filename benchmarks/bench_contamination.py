@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine, timed, write_json_atomic
+from benchmarks._common import timed, write_results
 from benchmarks.bench_dedup import make_corpus
 from picogate.preflight.contamination import build_prompt_index, scan_corpus
 from picogate.preflight.text import normalize
@@ -86,11 +86,8 @@ def main() -> None:
         "plain_python_seconds": t_ref, "plain_python_mb_per_s": mb / t_ref,
         "speedup": speedup, "hits": len(ours_set), "identical_hits": identical,
         "picogate_includes": "building the prompt index, normalizing, hashing, scanning",
-        "machine": machine(),
     }
-    if not args.no_write:
-        write_json_atomic(args.out, result)
-        print(f"wrote {args.out}")
+    write_results(args.out, result, write=not args.no_write)
     if not identical or speedup < 10:
         sys.exit(1)
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from benchmarks._common import machine, timed, write_json_atomic
+from benchmarks._common import timed, write_results
 from picogate.preflight.lsh import NearDupIndex, candidate_pairs, dedup_metrics, pair_jaccard
 from picogate.preflight.text import shingle_hash32, shingles
 
@@ -163,11 +163,8 @@ def main() -> None:
         "subsample_candidate_pairs": len(ours_sub),
         "rensa_reference": rensa,
         "metrics": metrics,
-        "machine": machine(),
     }
-    if not args.no_write:
-        write_json_atomic(args.out, result)
-        print(f"wrote {args.out}")
+    write_results(args.out, result, write=not args.no_write)
     if not same or ratio < 10:
         sys.exit(1)
 

@@ -9,12 +9,29 @@ Policy lives in rule files (`rules/*.yaml`), evidence in tables; `evaluate` join
 them in one columnar pass. See DESIGN.md for the contracts.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from picogate.errors import InputError, PicogateError, RuleError
-from picogate.evaluate import evaluate
-from picogate.postrun import RunRecorder, postrun
-from picogate.preflight.gate import preflight
-from picogate.result import GateResult
-from picogate.rules import RuleSet, load_rules
+
+try:
+    from picogate.evaluate import evaluate
+    from picogate.postrun import RunRecorder, postrun
+    from picogate.preflight.gate import preflight
+    from picogate.result import GateResult
+    from picogate.rules import RuleSet, load_rules
+except ModuleNotFoundError as exc:
+    # A torch-only image (a GPU box scoring a model) has no polars or pydantic; `picogate.evaluator`
+    # needs neither, so the package still imports and only the gate names are unavailable.
+    if exc.name not in ("polars", "pyarrow", "pydantic", "jsonschema", "yaml", "rich"):
+        raise
+    _MISSING = exc.name
+
+    def __getattr__(name: str) -> Any:
+        if name in __all__:
+            raise ImportError(f"picogate.{name} needs {_MISSING}, which is not installed; pip install picogate")
+        raise AttributeError(f"module 'picogate' has no attribute {name!r}")
 
 __all__ = [
     "GateResult", "InputError", "PicogateError", "RuleError", "RuleSet", "RunRecorder", "evaluate", "load_rules",

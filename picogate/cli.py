@@ -22,13 +22,8 @@ FORMATS = ("text", "json", "markdown", "junit")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
-        return int(args.func(args))
-    except PicogateError as exc:
-        _die(str(exc))
+        return dispatch(parser, args)
     except KeyboardInterrupt:
         _die("interrupted", code=130)
     except Exception as exc:  # the contract: one line and exit 2, never a traceback
@@ -37,6 +32,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         _die(f"internal error: {type(exc).__name__}: {first} (set PICOGATE_DEBUG=1 for a traceback)")
     return 2
+
+
+def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the command `args` chose, with the exit-2 contract in one place for `picogate` and `-m picogate.policy`.
+
+    No command: the help, exit 2. A `PicogateError`: one `picogate: error: ...` line, exit 2.
+    """
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except PicogateError as exc:
+        print(f"picogate: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _die(message: str, code: int = 2) -> None:

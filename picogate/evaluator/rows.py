@@ -14,13 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-try:  # the shared error type, when the rules engine provides it
-    from picogate.errors import InputError as _InputBase  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on what else is installed
-    _InputBase = ValueError
+from picogate.errors import InputError
+from picogate.jsonstrict import loads_strict  # standard library only: the torch-only path still imports
 
 
-class EvalInputError(_InputBase):  # type: ignore[misc,valid-type]
+class EvalInputError(InputError):
     """A bad evaluator input, with `file:line: reason` as its one-line message."""
 
     def __init__(self, message: str) -> None:
@@ -127,23 +125,11 @@ def _validator(name: str) -> Any:
     return cls(schema)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line, refusing anything not plain JSON.
 
-    Python's json would accept NaN and keep the last of duplicate keys; both are refused here.
+    Each line goes through the project's one strict reader (`picogate.jsonstrict`), so NaN and
+    duplicate keys are refused here exactly as in metrics files and preflight rows.
     """
     path = Path(path)
     try:
@@ -162,8 +148,10 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         if not text.strip():
             continue
         try:
-            obj = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-        except ValueError as exc:
+            obj = loads_strict(raw, f"{path}:{number}")
+        except InputError as exc:  # already "file:line: reason"
+            raise EvalInputError(str(exc)) from exc
+        except ValueError as exc:  # e.g. an integer past Python's digit limit
             raise EvalInputError(f"{path}:{number}: invalid JSON: {exc}") from exc
         if not isinstance(obj, dict):
             raise EvalInputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-from picogate.errors import PicogateError
+from picogate.cli import dispatch
 from picogate.policy.cli import add_rules_commands, cmd_rules_check
 
 
@@ -19,15 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="github: also ::error annotations (default when GITHUB_ACTIONS=true)")
     check.set_defaults(func=cmd_rules_check)
     add_rules_commands(rsub)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args))
-    except PicogateError as exc:
-        print(f"picogate: error: {exc}", file=sys.stderr)
-        return 2
+    return dispatch(parser, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -87,3 +87,22 @@ def test_sft_chat_must_end_with_assistant(tmp_path: Path) -> None:
                             ' {"role": "user", "content": "x"}]}')
     with pytest.raises(EvalInputError, match=r":1: messages: the last message"):
         load_sft_rows(path)
+
+
+def test_json_faults_read_like_the_shared_strict_reader(tmp_path: Path) -> None:
+    from picogate.errors import InputError
+    from picogate.jsonstrict import loads_strict
+
+    for line in (b'{"a": NaN}', b'{"a": 1, "a": 2}', b'{"a": '):
+        path = _write(tmp_path, GOOD_EVAL.encode() + b"\n" + line + b"\n")
+        with pytest.raises(InputError) as shared:
+            loads_strict(line, f"{path}:2")
+        with pytest.raises(EvalInputError) as ours:
+            load_eval_rows(path)
+        assert str(ours.value) == str(shared.value)
+
+
+def test_integer_past_the_digit_limit_names_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD_EVAL + "\n" + '{"id": "b", "answer": ' + "9" * 5000 + "}\n")
+    with pytest.raises(EvalInputError, match=r":2: invalid JSON: "):
+        load_eval_rows(path)
