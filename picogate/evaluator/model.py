@@ -9,11 +9,14 @@ A model may also offer *packing*: `model(ids, positions=..., mask=...)` with pos
 a boolean mask [B, T, T] (True: the query token may attend to the key token), declared by a
 `supports_packing = True` attribute. The scorer then computes a question's context once for all its
 choices (see picogate/evaluator/choice.py); without it, everything still works, with more compute.
+A declaration is not trusted: before the first packed pass, a small probe compares packed logits with
+plain ones, and a model that gets them wrong is scored without packing (with a warning).
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -79,7 +82,8 @@ class LM:
         if self.add_bos and self.bos_id is None:
             raise ValueError("add_bos=True but the tokenizer has no BOS id")
         self.max_len = max_len if max_len is not None else _model_max_len(model)
-        self.packing = bool(getattr(model, "supports_packing", False)) if packing is None else packing
+        self._packing: bool | None = None if packing is not False else False  # None: probe on first use
+        self._packing_declared = bool(getattr(model, "supports_packing", False)) if packing is None else packing
         cuda = self.device.type == "cuda"
         self._autocast = autocast and cuda and torch.cuda.is_bf16_supported()
 
@@ -124,6 +128,36 @@ class LM:
             out = self.model(ids.to(self.device))
         return _logits_of(out)
 
+    @property
+    def packing(self) -> bool:
+        """Whether packed passes give the same logits as plain ones (probed once, on first use)."""
+        if self._packing is None:
+            self._packing = self._packing_declared and self._probe_packing()
+        return self._packing
+
+    def _probe_packing(self) -> bool:
+        """Score a context with two continuations packed and plain; packing is used only if they agree."""
+        first = self.bos_id if self.bos_id is not None else 1
+        ctx, a, b = [first, 1, 2, 3], [4, 5, 1], [5, 4]
+        ids = torch.tensor([ctx + a + b])
+        positions = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 4, 5]])
+        segments = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 2, 2]])
+        try:
+            packed = self._packed(ids, positions, segments)[0].float()
+            plain_a = self.logits(torch.tensor([ctx + a]))[0].float()
+            plain_b = self.logits(torch.tensor([ctx + b]))[0].float()
+            gap = max((packed[:7] - plain_a).abs().max().item(), (packed[7:] - plain_b[4:]).abs().max().item())
+        except Exception as exc:  # a model that says it packs but cannot take the arguments
+            warnings.warn(f"the model declares supports_packing but a packed pass failed ({type(exc).__name__}: "
+                          f"{exc}); scoring without packing", stacklevel=3)
+            return False
+        tolerance = 5e-2 if self._autocast else 1e-3  # bf16 kernels differ by batch shape; fp32 agree closely
+        if not gap <= tolerance * (1.0 + plain_a.abs().max().item()):
+            warnings.warn(f"the model declares supports_packing but packed logits differ from plain ones by {gap:.3g}; "
+                          "scoring without packing", stacklevel=3)
+            return False
+        return True
+
     def packed_logits(self, ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
         """Logits of packed sequences: segment 0 is a shared context, k >= 1 a continuation, -1 padding.
 
@@ -131,6 +165,9 @@ class LM:
         """
         if not self.packing:
             raise ValueError("this model does not take position ids and an attention mask (supports_packing)")
+        return self._packed(ids, positions, segments)
+
+    def _packed(self, ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
         t = ids.shape[1]
         causal = torch.ones((t, t), dtype=torch.bool).tril()
         keys, queries = segments[:, None, :], segments[:, :, None]
@@ -198,8 +235,14 @@ def wrap(model: Any, tokenizer: Any, **kwargs: Any) -> LM:
     if _is_hf_model(model):
         hf_model = model
 
-        def forward(ids: torch.Tensor) -> torch.Tensor:
-            return hf_model(input_ids=ids, use_cache=False).logits
+        def forward(ids: torch.Tensor, positions: torch.Tensor | None = None,
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
+            if mask is None:
+                return hf_model(input_ids=ids, use_cache=False).logits
+            # a 4-D boolean mask (True: may attend) with position ids; LM's probe checks the architecture honours it
+            return hf_model(input_ids=ids, position_ids=positions, attention_mask=mask[:, None], use_cache=False).logits
+
+        forward.supports_packing = True  # type: ignore[attr-defined]
 
         tok = tokenizer if hasattr(tokenizer, "bos_id") else _HFTokenizer(tokenizer)
         hf_model.to(kwargs.get("device") or default_device())

@@ -56,3 +56,23 @@ def test_hf_model_runs_every_kind(hf_model) -> None:
         external={"arc": [ChoiceRow("q", "q", ("a", "b"), 0, "m:2")]},
     )
     assert run.results.num_rows == 2 and run.metrics["external.arc.rows"] == 1
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_hf_models_pack_contexts_and_score_as_if_alone(arch: str) -> None:
+    torch.manual_seed(0)
+    vocab = CharTokenizer().vocab_size
+    if arch == "gpt2":
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=vocab, n_positions=64, n_embd=32,
+                                                                     n_layer=2, n_head=2))
+    else:
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+            vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+            num_key_value_heads=1, max_position_embeddings=64))
+    lm = wrap(model, HFLikeTokenizer(), device="cpu")
+    assert lm.packing  # the probe found packed and plain logits equal for this architecture
+    ctx = lm.context_ids("Question: which?\nAnswer:")
+    requests = [(ctx, lm.encode(c)) for c in (" red", " green", " a", " red")]
+    packed = score_continuations(lm, requests)
+    alone = score_continuations(lm, requests, batch_size=1, share_context=False)
+    assert [p.loglik for p in packed] == pytest.approx([a.loglik for a in alone], abs=1e-4)

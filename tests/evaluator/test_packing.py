@@ -85,3 +85,31 @@ def test_choice_rows_packed_or_not_give_the_same_records() -> None:
         assert p["choice_loglik"] == pytest.approx(q["choice_loglik"], abs=1e-9)
         assert (p["correct"], p["correct_norm"], p["correct_bytes"]) == (q["correct"], q["correct_norm"],
                                                                          q["correct_bytes"])
+
+
+class IgnoresMask(TinyGPT):
+    """Says it packs, but attends causally across segments: its packed logits are wrong."""
+
+    def forward(self, ids, positions=None, mask=None):  # type: ignore[no-untyped-def]
+        return super().forward(ids, positions)
+
+
+class TakesNoMask(TinyGPT):
+    """Says it packs, but takes token ids only."""
+
+    def forward(self, ids):  # type: ignore[no-untyped-def]
+        return super().forward(ids)
+
+
+@pytest.mark.parametrize("cls,why", [(IgnoresMask, "packed logits differ"), (TakesNoMask, "a packed pass failed")])
+def test_a_false_packing_claim_is_caught_and_scores_stay_right(cls: type, why: str) -> None:
+    torch.manual_seed(3)
+    lm = LM(cls(TinyConfig(block_size=64, n_layer=2, n_head=2, n_embd=32)).double(), ByteTokenizer(), device="cpu")
+    tok = ByteTokenizer()
+    ctx = [tok.bos_id, *tok.encode("which colour?")]
+    requests = [(ctx, tok.encode(" red")), (ctx, tok.encode(" green"))]
+    with pytest.warns(UserWarning, match=why):
+        packed = score_continuations(lm, requests)
+    assert not lm.packing
+    alone = score_continuations(lm, requests, batch_size=1, share_context=False)
+    assert [p.loglik for p in packed] == pytest.approx([a.loglik for a in alone], abs=1e-9)
