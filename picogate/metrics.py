@@ -184,6 +184,28 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+_DTYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "string": pl.String}
+
+
+def evidence_frame(evidence: Mapping[str, Any], catalog: Catalog) -> pl.DataFrame:
+    """One run's collected evidence as a one-row frame, each column typed as the catalog says.
+
+    Null stays null (missing, never a pass); a string or bool where a number belongs is not a
+    number, so it becomes null too rather than 1.0 or a parse guess. Used by the preflight and
+    post-run gates.
+    """
+    columns = []
+    for name, value in evidence.items():
+        metric = catalog.lookup(name)
+        dtype = pl.String if name == RUN_ID else _DTYPES[metric.type] if metric else None
+        if isinstance(value, list | tuple | dict):
+            value, dtype = str(value), pl.String
+        if metric is not None and metric.type in ("int", "float") and isinstance(value, bool | str):
+            value = None
+        columns.append(pl.Series(name, [value], dtype=dtype, strict=False))
+    return pl.DataFrame(columns)
+
+
 def normalize(df: pl.DataFrame, wanted: list[str], catalog: Catalog) -> tuple[pl.DataFrame, dict[str, str]]:
     """Select `run_id` and every wanted metric, typed; returns the frame and the bad-cell flags.
 

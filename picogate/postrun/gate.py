@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from picogate.catalog import Catalog
 from picogate.errors import InputError
 from picogate.evaluate import evaluate, read_names
+from picogate.metrics import evidence_frame
 from picogate.postrun import honesty
 from picogate.postrun.rundir import METRICS_FILE, RESULTS_FILE, RunDir
 from picogate.postrun.stats import hits_of, two_proportion, wilson
@@ -30,7 +28,6 @@ from picogate.rules import RuleSet, load_rules
 
 HONESTY_PROFILE = "honesty"
 HONESTY_STATUS = {"approved": "pass", "warn": "warn", "blocked": "fail"}
-_DTYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "string": pl.String}
 _SKILL_RATE = re.compile(r"^eval\.([a-z0-9_]+)\.pass_rate$")
 _BENCH_ACC = re.compile(r"^external\.([a-z0-9_]+)\.acc$")
 _SKILL_DELTA = re.compile(r"^eval\.([a-z0-9_]+)\.delta(_p)?$")
@@ -184,17 +181,3 @@ def _hits(ev: Mapping[str, Any], prefix: str) -> tuple[int, int] | None:
         return None
     k = hits_of(ev.get(f"{prefix}.pass_rate"), int(n))
     return None if k is None else (k, int(n))
-
-
-def evidence_frame(evidence: Mapping[str, Any], catalog: Catalog) -> pl.DataFrame:
-    """One row, each column typed as the catalog says; a value that does not fit its type is null."""
-    columns = []
-    for name, value in evidence.items():
-        metric = catalog.lookup(name)
-        dtype = pl.String if name == "run_id" else _DTYPES[metric.type] if metric else None
-        if isinstance(value, list | tuple | dict):
-            value, dtype = str(value), pl.String
-        if metric is not None and metric.type in ("int", "float") and isinstance(value, bool | str):
-            value = None  # a string or bool where a number belongs is not a number
-        columns.append(pl.Series(name, [value], dtype=dtype, strict=False))
-    return pl.DataFrame(columns)

@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pyarrow.parquet as pq
 
-from picogate.catalog import Catalog
 from picogate.errors import InputError
 from picogate.evaluate import evaluate, read_names
+from picogate.metrics import evidence_frame
 from picogate.preflight import sources
 from picogate.preflight.collectors import attention, boundaries, budget, coverage, documents, files, launch, replay
 from picogate.preflight.plan import Plan, load_plan
@@ -30,7 +29,6 @@ from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 
 TokenCounter = Callable[[Sequence[str]], Sequence[int]]
-_DTYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "string": pl.String}
 _COVERAGE = re.compile(r"^data\.(sft|eval)\.([a-z0-9_]+)\.rows$")
 
 
@@ -236,15 +234,3 @@ def _tiktoken(encoding: str) -> TokenCounter:
     except Exception as exc:  # unknown name, or no network to fetch it
         raise InputError(f"data.tokenizer.tiktoken: cannot load encoding '{encoding}' ({exc})") from None
     return lambda texts: [len(t) for t in enc.encode_ordinary_batch(list(texts))]
-
-
-def evidence_frame(evidence: dict[str, Any], catalog: Catalog) -> pl.DataFrame:
-    """One row, each column typed as the catalog says (null stays null: missing, never a pass)."""
-    columns = []
-    for name, value in evidence.items():
-        metric = catalog.lookup(name)
-        dtype = pl.String if name == "run_id" else _DTYPES[metric.type] if metric else None
-        if isinstance(value, list | tuple | dict):
-            value, dtype = str(value), pl.String
-        columns.append(pl.Series(name, [value], dtype=dtype, strict=False))
-    return pl.DataFrame(columns)
