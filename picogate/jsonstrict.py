@@ -7,6 +7,8 @@ would let malformed evidence through silently. One reader, used by every JSON in
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from picogate.errors import InputError
@@ -34,3 +36,15 @@ def loads_strict(raw: bytes, where: str) -> Any:
         return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def json_lines(lines: Iterable[bytes], path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`path:line`, object) for each non-blank JSONL line; a line that is not an object is an `InputError`."""
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{no}"
+        obj = loads_strict(line, where)
+        if not isinstance(obj, dict):
+            raise InputError(f"{where}: each line must be a JSON object, got {type(obj).__name__}")
+        yield where, obj

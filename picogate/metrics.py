@@ -20,7 +20,7 @@ import polars as pl
 
 from picogate.catalog import Catalog
 from picogate.errors import InputError
-from picogate.jsonstrict import loads_strict
+from picogate.jsonstrict import json_lines, loads_strict
 
 RUN_ID = "run_id"
 BAD_SUFFIX = "\x00unreadable"  # companion column: the cell was present but not readable as its type
@@ -113,12 +113,7 @@ def _read_json(path: Path, *, lines: bool) -> pl.DataFrame:
     raw = path.read_bytes()
     rows: list[dict[str, Any]] = []
     if lines:
-        for no, line in enumerate(raw.split(b"\n"), 1):
-            if line.strip():
-                obj = loads_strict(line, f"{path}:{no}")
-                if not isinstance(obj, dict):
-                    raise InputError(f"{path}:{no}: each line must be a JSON object, got {type(obj).__name__}")
-                rows.append(_flatten(obj, f"{path}:{no}"))
+        rows += [_flatten(obj, where) for where, obj in json_lines(raw.split(b"\n"), path)]
     else:
         obj = loads_strict(raw, str(path))
         items = obj if isinstance(obj, list) else [obj]

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from jsonschema.exceptions import best_match
 
 from picogate.errors import InputError
-from picogate.jsonstrict import loads_strict as parse_json_line
+from picogate.jsonstrict import json_lines
 from picogate.paths import SCHEMAS_DIR
 
 SCHEMAS = {"sft": "sft_row.schema.json", "eval": "eval_row.schema.json", "external": "choice_row.schema.json"}
@@ -69,14 +69,7 @@ def _jsonl(path: Path) -> Iterator[tuple[str, Any]]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     with fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{no}"
-            obj = parse_json_line(line, where)
-            if not isinstance(obj, dict):
-                raise InputError(f"{where}: each line must be a JSON object, got {type(obj).__name__}")
-            yield where, obj
+        yield from json_lines(fh, path)
 
 
 def _parquet(path: Path) -> Iterator[tuple[str, Any]]:

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from picogate.errors import InputError
+from picogate.jsonstrict import json_lines
 from picogate.preflight.plan import Data
-from picogate.preflight.rows import parse_json_line
 
 TEXT, TOKENS = "text", "tokens"
 BATCH_ROWS = 4096
@@ -81,19 +81,13 @@ def iter_text(path: Path, column: str) -> Iterator[TextBatch]:
     texts: list[str] = []
     size = 0
     with _open(path) as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{no}"
-            obj = parse_json_line(line, where)
-            if not isinstance(obj, dict):
-                raise InputError(f"{where}: each line must be a JSON object, got {type(obj).__name__}")
+        for where, obj in json_lines(fh, path):
             text = obj.get(column)
             if not isinstance(text, str):
                 got = "missing" if text is None else type(text).__name__
                 raise InputError(f"{where}: corpus row needs a string '{column}' field (got {got})")
             texts.append(text)
-            size += len(line)
+            size += len(text)  # the batch bound is on text held, not on the other fields
             if len(texts) >= BATCH_ROWS or size >= BATCH_BYTES:
                 yield TextBatch(pa.array(texts, pa.large_string()), path)
                 texts, size = [], 0
