@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from examples.tiny_model import ByteTokenizer, TinyConfig, TinyGPT  # noqa: E402
-from picogate.evaluator.choice import batches, forward, pack, plan, split_continuation  # noqa: E402
+from picogate.evaluator.choice import batches, fit_request, forward, pack, plan, split_continuation  # noqa: E402
 from picogate.evaluator.model import LM  # noqa: E402
 from picogate.evaluator.rows import ChoiceRow  # noqa: E402
 from picogate.evaluator.score import EvalConfig, score_choice_rows  # noqa: E402
@@ -50,13 +50,22 @@ _WORDS = ("the a of plant animal water light energy rock heat cell sun moon forc
 WORDS = _WORDS.split()
 
 
-def synthetic_rows(n: int, words: tuple[int, int], seed: int = 0) -> list[ChoiceRow]:
-    """ARC-shaped questions: `words` (low, high) words long, four choices of 1-6 words."""
+def synthetic_rows(n: int, words: tuple[int, int], seed: int = 0, shots: int = 0) -> list[ChoiceRow]:
+    """ARC-shaped questions: `words` (low, high) words long, four choices of 1-6 words.
+
+    With `shots`, each question is preceded by that many solved examples of its own, in the
+    "Question: ...\nAnswer: ...\n\n" layout of few-shot prompts (lm-evaluation-harness, nanochat's CORE).
+    """
     rng = random.Random(seed)
+
+    def sentence(low: int, high: int) -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+
     rows = []
     for i in range(n):
-        question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(*words))) + "?"
-        choices = tuple(" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6))) for _ in range(4))
+        examples = "".join(f"{sentence(*words)}?\nAnswer: {sentence(1, 6)}\n\nQuestion: " for _ in range(shots))
+        question = examples + sentence(*words) + "?"
+        choices = tuple(sentence(1, 6) for _ in range(4))
         rows.append(ChoiceRow(f"q{i}", question, choices, rng.randrange(4), f"synthetic:{i}"))
     return rows
 
@@ -83,20 +92,20 @@ def best_times(fns: list[Callable[[], object]], device: torch.device, repeat: in
 
 
 def run(preset: str, device: str, questions: int, single_questions: int, repeat: int,
-        words: tuple[int, int], batch_size: int | None, packing: bool = True) -> dict:
+        words: tuple[int, int], batch_size: int | None, packing: bool = True, shots: int = 0) -> dict:
     torch.manual_seed(0)
     model = TinyGPT(TinyConfig(**PRESETS[preset]))
     lm = LM(model, ByteTokenizer(), device=device, packing=packing)
     dev = lm.device
     cfg = EvalConfig(batch_size=batch_size)
-    rows = synthetic_rows(questions, words)
+    rows = synthetic_rows(questions, words, shots=shots)
 
     # The padded batches the scorer builds, rebuilt here so the raw baseline runs exactly those.
     requests, groups = [], []
     for g, row in enumerate(rows):
         context = cfg.choice_template.format(question=row.question)
         for choice in row.choices:
-            requests.append(split_continuation(lm, context, cfg.choice_delimiter + choice))
+            requests.append(fit_request(*split_continuation(lm, context, cfg.choice_delimiter + choice), lm.max_len))
             groups.append(g)
     packs = pack(requests, groups, lm.max_len) if lm.packing else plan(requests, groups)
     cut = batches(packs, lm, cfg.batch_size, cfg.batch_ceiling)
@@ -134,6 +143,7 @@ def run(preset: str, device: str, questions: int, single_questions: int, repeat:
         "bf16_autocast": lm._autocast,
         "questions": questions,
         "question_words": list(words),
+        "shots": shots,
         "batch_size": batch_size or "auto",
         "packing": lm.packing,
         "mean_sequence_tokens": round(tokens / len(packs), 1),
@@ -170,6 +180,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--words", type=int, nargs=2, default=(8, 16), metavar=("MIN", "MAX"),
                         help="question length in words (bytes are tokens here: ~6 per word)")
+    parser.add_argument("--shots", type=int, default=0,
+                        help="solved examples before each question (few-shot prompts; 0: zero-shot)")
     parser.add_argument("--batch-size", type=int, help="fixed batch size (default: automatic)")
     parser.add_argument("--no-packing", action="store_true",
                         help="share contexts by prefix riding only, as for a plain ids -> logits callable")
@@ -179,7 +191,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     result = run(args.preset, args.device, args.questions, args.single_questions, args.repeat,
-                 tuple(args.words), args.batch_size, not args.no_packing)
+                 tuple(args.words), args.batch_size, not args.no_packing, args.shots)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

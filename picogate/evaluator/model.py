@@ -125,7 +125,7 @@ class LM:
         """[B, T] token ids -> [B, T, V] logits; right padding is safe because the model is causal."""
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
         with torch.inference_mode(), ctx:
-            out = self.model(ids.to(self.device))
+            out = self.model(to_device(ids, self.device))
         return _logits_of(out)
 
     @property
@@ -168,20 +168,30 @@ class LM:
         return self._packed(ids, positions, segments)
 
     def _packed(self, ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
-        t = ids.shape[1]
-        causal = torch.ones((t, t), dtype=torch.bool).tril()
+        # The mask is built where the model runs: [B, T] segments travel, not a [B, T, T] mask.
+        dev, t = self.device, ids.shape[1]
+        ids, positions, segments = (to_device(x, dev) for x in (ids, positions, segments))
+        causal = torch.ones((t, t), dtype=torch.bool, device=dev).tril()
         keys, queries = segments[:, None, :], segments[:, :, None]
         mask = causal & ((keys == 0) | (keys == queries))
-        mask |= torch.eye(t, dtype=torch.bool)  # padding sees itself, so no row is empty
+        mask |= torch.eye(t, dtype=torch.bool, device=dev)  # padding sees itself, so no row is empty
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
         with torch.inference_mode(), ctx:
-            out = self.model(ids.to(self.device), positions=positions.to(self.device), mask=mask.to(self.device))
+            out = self.model(ids, positions=positions, mask=mask)
         return _logits_of(out)
 
     def auto_batch_size(self, seq_len: int, ceiling: int = 64) -> int:
         """Largest batch within a per-pass token budget (bigger on CUDA), capped at `ceiling`."""
         budget = _CUDA_TOKEN_BUDGET if self.device.type == "cuda" else _CPU_TOKEN_BUDGET
         return max(1, min(ceiling, budget // max(1, seq_len)))
+
+
+def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """Host-to-GPU copy through pinned memory that does not wait: a pageable copy blocks the host until
+    the GPU has finished its queue, so the next batch could not be prepared while this one runs."""
+    if dev.type != "cuda" or t.device.type == "cuda":
+        return t.to(dev)
+    return t.pin_memory().to(dev, non_blocking=True)
 
 
 def _logits_of(out: Any) -> torch.Tensor:

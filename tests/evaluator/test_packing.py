@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from picogate.evaluator.choice import pack, score_continuations  # noqa: E402
+from picogate.evaluator.choice import pack, pad, score_continuations  # noqa: E402
 from picogate.evaluator.model import LM  # noqa: E402
 from picogate.evaluator.rows import ChoiceRow  # noqa: E402
 from picogate.evaluator.score import EvalConfig, score_choice_rows  # noqa: E402
@@ -37,6 +37,12 @@ def test_pack_layout() -> None:
     assert first.positions == (0, 1, 2, 3, 3, 4)  # each choice continues from the context's end
     assert first.reads == ((0, (2,)), (1, (2, 3)), (2, (2, 4, 5)))
     assert packs[1].segments is None  # a single continuation is an ordinary causal sequence
+
+
+def test_pad_right_pads_with_the_fill() -> None:
+    assert pad([[1, 2, 3], [4]]).tolist() == [[1, 2, 3], [4, 0, 0]]
+    assert pad([(0, 1), range(1)], fill=-1).tolist() == [[0, 1], [0, -1]]
+    assert pad([[], []]).shape == (2, 0)
 
 
 def test_pack_respects_the_window_and_reads_each_request_once() -> None:
