@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from picogate.evaluator.model import LM, to_device
+from picogate.evaluator.model import LM, run_batches, to_device
 
 Progress = Callable[[int], None]
 Request = tuple[Sequence[int], Sequence[int]]
@@ -194,7 +194,8 @@ def score_continuations(
     # next batch is prepared while the current one runs.
     loglik = torch.zeros(len(requests), dtype=torch.float64, device=dev)
     greedy = torch.zeros(len(requests), dtype=torch.long, device=dev)
-    for batch in batches(packs, lm, batch_size, batch_ceiling):
+    def step(start: int, stop: int) -> None:
+        batch = packs[start:stop]
         rows, positions, targets, owners = array("q"), array("q"), array("q"), array("q")
         for r, p in enumerate(batch):
             for i, at in p.reads:
@@ -208,10 +209,14 @@ def score_continuations(
         if picked.dtype != torch.float64:  # float64 models keep their precision; others score in float32
             picked = picked.float()
         logp = picked.log_softmax(-1).gather(1, index[2][:, None]).squeeze(1)
-        loglik.index_add_(0, index[3], logp.double())
-        greedy.index_add_(0, index[3], (picked.argmax(-1) == index[2]).long())
+        hit = (picked.argmax(-1) == index[2]).long()
+        loglik.index_add_(0, index[3], logp.double())  # the first change: nothing above is kept on failure
+        greedy.index_add_(0, index[3], hit)
         if progress is not None:
             progress(sum(len(p.reads) for p in batch))
+
+    packs.sort(key=lambda c: -len(c.ids))
+    run_batches(lm, [len(p.ids) for p in packs], batch_size, batch_ceiling, step)
     sums, hits = loglik.cpu().tolist(), greedy.cpu().tolist()
     return [Score(sums[i], len(requests[i][1]), hits[i]) for i in range(len(requests))]
 
@@ -257,10 +262,9 @@ def pick_letters(
     letter's log-probability over the whole vocabulary."""
     order = sorted(range(len(prompts)), key=lambda i: (-len(prompts[i]), i))
     out: list[tuple[str, list[float]]] = [("", [])] * len(prompts)
-    pos = 0
-    while pos < len(order):
-        size = batch_size or lm.auto_batch_size(len(prompts[order[pos]]), batch_ceiling)
-        chunk = order[pos : pos + size]
+
+    def step(start: int, stop: int) -> None:
+        chunk = order[start:stop]
         logits = lm.logits(pad([prompts[i] for i in chunk]))
         last = torch.tensor([len(prompts[i]) - 1 for i in chunk], device=logits.device)
         logp = logits[torch.arange(len(chunk), device=logits.device), last].float().log_softmax(-1).cpu()
@@ -269,7 +273,8 @@ def pick_letters(
             values = logp[r, letter_token_ids(lm, letters)].tolist()
             best = max(range(len(letters)), key=lambda k: (values[k], -k))
             out[i] = (letters[best], values)
-        pos += len(chunk)
         if progress is not None:
             progress(len(chunk))
+
+    run_batches(lm, [len(prompts[i]) for i in order], batch_size, batch_ceiling, step)
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from picogate.evaluator.model import LM
+from picogate.evaluator.model import LM, run_batches
 
 Progress = Callable[[int], None]
 
@@ -83,15 +83,14 @@ def greedy_generate(
     # Longest first, so each batch pads little and the first batch shows the worst memory use.
     order = sorted(range(len(prompts)), key=lambda i: (-len(fitted[i][0]) - limits[i], i))
     results: list[Generation | None] = [None] * len(prompts)
-    pos = 0
-    while pos < len(order):
-        width = len(fitted[order[pos]][0]) + limits[order[pos]]
-        size = batch_size or lm.auto_batch_size(width, batch_ceiling)
-        chunk = order[pos : pos + size]
+
+    def step(start: int, stop: int) -> None:
+        chunk = order[start:stop]
         outs = _generate_batch(lm, [fitted[i][0] for i in chunk], [limits[i] for i in chunk])
         for i, tokens in zip(chunk, outs, strict=True):
             results[i] = Generation(tokens, fitted[i][1])
-        pos += len(chunk)
         if progress is not None:
             progress(len(chunk))
+
+    run_batches(lm, [len(fitted[i][0]) + limits[i] for i in order], batch_size, batch_ceiling, step)
     return [r for r in results if r is not None]

@@ -25,7 +25,8 @@ import torch
 Messages = Sequence[dict[str, str]]
 ChatTemplate = Callable[[Messages], "str | list[int]"]
 
-# Token budget per forward pass used to pick a batch size when none is given.
+# Token budget per forward pass used to pick a batch size when none is given. On CUDA it is where the
+# search starts: a batch that runs out of memory is retried at half the size (see `run_batches`).
 _CPU_TOKEN_BUDGET = 2_048  # small batches stay in cache: on 2 cores B~8 of ~200 tokens beat B=64 by 1.3x
 _CUDA_TOKEN_BUDGET = 262_144
 
@@ -86,6 +87,7 @@ class LM:
         self._packing_declared = bool(getattr(model, "supports_packing", False)) if packing is None else packing
         cuda = self.device.type == "cuda"
         self._autocast = autocast and cuda and torch.cuda.is_bf16_supported()
+        self.token_budget = _CUDA_TOKEN_BUDGET if cuda else _CPU_TOKEN_BUDGET
 
     # -- tokenizer -----------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -181,9 +183,38 @@ class LM:
         return _logits_of(out)
 
     def auto_batch_size(self, seq_len: int, ceiling: int = 64) -> int:
-        """Largest batch within a per-pass token budget (bigger on CUDA), capped at `ceiling`."""
-        budget = _CUDA_TOKEN_BUDGET if self.device.type == "cuda" else _CPU_TOKEN_BUDGET
-        return max(1, min(ceiling, budget // max(1, seq_len)))
+        """Largest batch within the per-pass token budget (bigger on CUDA), capped at `ceiling`."""
+        return max(1, min(ceiling, self.token_budget // max(1, seq_len)))
+
+
+def run_batches(lm: LM, widths: Sequence[int], batch_size: int | None, ceiling: int,
+                step: Callable[[int, int], None]) -> None:
+    """Call `step(start, stop)` on consecutive batches of items sorted longest first (`widths[k]`: the
+    padded length of a batch starting at item k).
+
+    An automatic batch that runs out of device memory is retried at half its size, and the smaller token
+    budget is kept for the batches after it (as lm-evaluation-harness's `auto` batch size backs off):
+    a vocabulary of 50k+ makes the logits alone several GB per 100k tokens. `step` must change nothing
+    before its last allocation. A fixed `batch_size` that does not fit is an error, not a silent change.
+    """
+    pos = 0
+    while pos < len(widths):
+        stop = min(len(widths), pos + (batch_size or lm.auto_batch_size(widths[pos], ceiling)))
+        try:
+            step(pos, stop)
+        except torch.OutOfMemoryError as exc:
+            size = stop - pos
+            if batch_size is not None or size == 1:
+                raise ValueError(f"the device ran out of memory on a batch of {size} sequence(s) of up to "
+                                 f"{widths[pos]} tokens; give a smaller batch size (or none, for an automatic "
+                                 "one), a shorter max_len, or a device with more memory") from exc
+            if lm.device.type == "cuda":
+                torch.cuda.empty_cache()
+            lm.token_budget = max(1, size // 2 * widths[pos])
+            warnings.warn(f"out of device memory at {size} sequences of {widths[pos]} tokens; automatic batch "
+                          f"size lowered to {lm.auto_batch_size(widths[pos], ceiling)}", stacklevel=2)
+            continue
+        pos = stop
 
 
 def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 import pyarrow.parquet as pq  # noqa: E402
 
 from picogate.evaluator.cli import main  # noqa: E402
+from picogate.evaluator.generate import greedy_generate  # noqa: E402
 from picogate.evaluator.model import LM  # noqa: E402
 from picogate.evaluator.rows import ChoiceRow  # noqa: E402
 from picogate.evaluator.score import EvalConfig, score_choice_rows  # noqa: E402
@@ -89,3 +90,34 @@ def test_eval_run_on_cuda_gives_the_cpu_verdicts(tmp_path: Path) -> None:
         assert (g["row_id"], g["output"], g["correct"]) == (c["row_id"], c["output"], c["correct"])
         for x, y in zip(g["choice_loglik"] or [], c["choice_loglik"] or [], strict=True):
             assert abs(x - y) <= 2e-2 * abs(y) + 5e-2
+
+
+class Hungry(torch.nn.Module):
+    """A real model that also allocates 1/256 of the card per token of a pass: over ~256 tokens, the
+    allocation fails the way a too-large batch does."""
+
+    supports_packing = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.inner = TinyGPT(TinyConfig(block_size=128, n_layer=2, n_head=4, n_embd=64))
+        self.block_size = 128
+        self.per_token = torch.cuda.get_device_properties(0).total_memory // 256
+
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        scratch = torch.empty(ids.numel() * self.per_token, dtype=torch.uint8, device=ids.device)
+        del scratch
+        return self.inner(ids, positions, mask)
+
+
+def test_an_automatic_batch_that_runs_out_of_memory_is_retried_smaller() -> None:
+    model = LM(Hungry(), ByteTokenizer(), device="cuda", autocast=False)
+    prompts = [model.context_ids(r.question) for r in rows(12)]
+    assert sum(map(len, prompts)) > 256
+    with pytest.warns(UserWarning, match="automatic batch size lowered"):
+        got = greedy_generate(model, prompts, 4)
+    assert model.token_budget < 256
+    assert got == greedy_generate(model, prompts, 4, batch_size=1)
+    torch.cuda.empty_cache()
