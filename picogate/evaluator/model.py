@@ -200,21 +200,23 @@ def run_batches(lm: LM, widths: Sequence[int], batch_size: int | None, ceiling: 
     pos = 0
     while pos < len(widths):
         stop = min(len(widths), pos + (batch_size or lm.auto_batch_size(widths[pos], ceiling)))
+        size = stop - pos
         try:
             step(pos, stop)
         except torch.OutOfMemoryError as exc:
-            size = stop - pos
             if batch_size is not None or size == 1:
                 raise ValueError(f"the device ran out of memory on a batch of {size} sequence(s) of up to "
                                  f"{widths[pos]} tokens; give a smaller batch size (or none, for an automatic "
                                  "one), a shorter max_len, or a device with more memory") from exc
-            if lm.device.type == "cuda":
-                torch.cuda.empty_cache()
-            lm.token_budget = max(1, size // 2 * widths[pos])
-            warnings.warn(f"out of device memory at {size} sequences of {widths[pos]} tokens; automatic batch "
-                          f"size lowered to {lm.auto_batch_size(widths[pos], ceiling)}", stacklevel=2)
+        else:
+            pos = stop
             continue
-        pos = stop
+        # Out of the except block, the failed pass's tensors are released and can go back to the device.
+        if lm.device.type == "cuda":
+            torch.cuda.empty_cache()
+        lm.token_budget = max(1, size // 2 * widths[pos])
+        warnings.warn(f"out of device memory at {size} sequences of {widths[pos]} tokens; automatic batch "
+                      f"size lowered to {lm.auto_batch_size(widths[pos], ceiling)}", stacklevel=3)
 
 
 def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
