@@ -165,6 +165,23 @@ def fit_request(ctx: Sequence[int], cont: Sequence[int], max_len: int | None) ->
     return list(ctx), list(cont)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Scores on their way back from the device: `result()` waits for this work only, not for work
+    queued after it, so the host can prepare (and read back) one chunk while the GPU runs the next."""
+
+    loglik: torch.Tensor
+    greedy: torch.Tensor
+    tokens: tuple[int, ...]
+    ready: torch.cuda.Event | None = None
+
+    def result(self) -> list[Score]:
+        if self.ready is not None:
+            self.ready.synchronize()
+        sums, hits = self.loglik.tolist(), self.greedy.tolist()
+        return [Score(sums[i], self.tokens[i], hits[i]) for i in range(len(self.tokens))]
+
+
 def score_continuations(
     lm: LM,
     requests: Sequence[Request],
@@ -177,9 +194,27 @@ def score_continuations(
 ) -> list[Score]:
     """Teacher-forced log-likelihood of each `(context_ids, continuation_ids)`, in input order.
 
+    Options as in `dispatch_continuations`, which this waits for.
+    >>> score_continuations(lm, [(lm.context_ids("Q: 2+2?\\nA:"), lm.encode(" 4"))])[0].loglik
+    """
+    return dispatch_continuations(lm, requests, groups=groups, batch_size=batch_size, batch_ceiling=batch_ceiling,
+                                  share_context=share_context, progress=progress).result()
+
+
+def dispatch_continuations(
+    lm: LM,
+    requests: Sequence[Request],
+    *,
+    groups: Sequence[int] | None = None,
+    batch_size: int | None = None,
+    batch_ceiling: int = 64,
+    share_context: bool = True,
+    progress: Progress | None = None,
+) -> Pending:
+    """Queue the forward passes that score `requests`; the scores come back with `.result()`.
+
     `groups` names which requests may share a forward pass (same question); by default all may.
     `share_context=False` gives every request its own forward pass (the one-at-a-time baseline).
-    >>> score_continuations(lm, [(lm.context_ids("Q: 2+2?\\nA:"), lm.encode(" 4"))])[0].loglik
     """
     requests = [fit_request(ctx, cont, lm.max_len) for ctx, cont in requests]
     if not share_context:
@@ -194,6 +229,7 @@ def score_continuations(
     # next batch is prepared while the current one runs.
     loglik = torch.zeros(len(requests), dtype=torch.float64, device=dev)
     greedy = torch.zeros(len(requests), dtype=torch.long, device=dev)
+
     def step(start: int, stop: int) -> None:
         batch = packs[start:stop]
         rows, positions, targets, owners = array("q"), array("q"), array("q"), array("q")
@@ -217,8 +253,14 @@ def score_continuations(
 
     packs.sort(key=lambda c: -len(c.ids))
     run_batches(lm, [len(p.ids) for p in packs], batch_size, batch_ceiling, step)
-    sums, hits = loglik.cpu().tolist(), greedy.cpu().tolist()
-    return [Score(sums[i], len(requests[i][1]), hits[i]) for i in range(len(requests))]
+    tokens = tuple(len(cont) for _, cont in requests)
+    if dev.type != "cuda":
+        return Pending(loglik, greedy, tokens)
+    # Copy back into pinned memory without waiting, and mark where this work ends in the stream.
+    host = [torch.empty(t.shape, dtype=t.dtype, pin_memory=True).copy_(t, non_blocking=True) for t in (loglik, greedy)]
+    ready = torch.cuda.Event()
+    ready.record()
+    return Pending(host[0], host[1], tokens, ready)
 
 
 def split_continuation(

@@ -13,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from picogate.evaluator import score  # noqa: E402
 from picogate.evaluator.choice import pack, pad, score_continuations  # noqa: E402
 from picogate.evaluator.model import LM  # noqa: E402
 from picogate.evaluator.rows import ChoiceRow  # noqa: E402
@@ -82,11 +83,14 @@ def test_packed_scores_equal_one_request_at_a_time(batch_size: int | None) -> No
         assert p.loglik == pytest.approx(a.loglik, abs=1e-9) and r.loglik == pytest.approx(a.loglik, abs=1e-9)
 
 
-def test_choice_rows_packed_or_not_give_the_same_records() -> None:
+@pytest.mark.parametrize("chunk", [128, 4, 1])
+def test_choice_rows_packed_or_not_give_the_same_records(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rows = [ChoiceRow(f"q{i}", f"which {i}?", ("red", "green", "a blue one", "x"), i % 4, f"t:{i}")
             for i in range(6)]
-    packed = score_choice_rows(tiny_lm(), rows, "r", "t", EvalConfig())
     plain = score_choice_rows(tiny_lm(), rows, "r", "t", EvalConfig(share_context=False, batch_size=1))
+    monkeypatch.setattr(score, "CHOICE_CHUNK", chunk)  # rows go to the model in chunks of this many
+    packed = score_choice_rows(tiny_lm(), rows, "r", "t", EvalConfig())
+    assert [r["row_id"] for r in packed] == [r.id for r in rows]
     for p, q in zip(packed, plain, strict=True):
         assert p["choice_loglik"] == pytest.approx(q["choice_loglik"], abs=1e-9)
         assert (p["correct"], p["correct_norm"], p["correct_bytes"]) == (q["correct"], q["correct_norm"],
