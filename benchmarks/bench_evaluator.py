@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from examples.tiny_model import ByteTokenizer, TinyConfig, TinyGPT  # noqa: E402
-from picogate.evaluator.choice import batches, fit_request, forward, pack, plan, split_continuation  # noqa: E402
-from picogate.evaluator.model import LM  # noqa: E402
+from picogate.evaluator.choice import fit_request, forward, pack, plan, split_continuation  # noqa: E402
+from picogate.evaluator.model import LM, run_batches  # noqa: E402
 from picogate.evaluator.rows import ChoiceRow  # noqa: E402
-from picogate.evaluator.score import EvalConfig, score_choice_rows  # noqa: E402
+from picogate.evaluator.score import CHOICE_CHUNK, EvalConfig, score_choice_rows  # noqa: E402
 
 PRESETS = {
     # A small model on a 2-core CI box: forward cost must dominate for the ratio to mean anything.
@@ -100,15 +100,22 @@ def run(preset: str, device: str, questions: int, single_questions: int, repeat:
     cfg = EvalConfig(batch_size=batch_size)
     rows = synthetic_rows(questions, words, shots=shots)
 
-    # The padded batches the scorer builds, rebuilt here so the raw baseline runs exactly those.
-    requests, groups = [], []
-    for g, row in enumerate(rows):
-        context = cfg.choice_template.format(question=row.question)
-        for choice in row.choices:
-            requests.append(fit_request(*split_continuation(lm, context, cfg.choice_delimiter + choice), lm.max_len))
-            groups.append(g)
-    packs = pack(requests, groups, lm.max_len) if lm.packing else plan(requests, groups)
-    cut = batches(packs, lm, cfg.batch_size, cfg.batch_ceiling)
+    # The padded batches the scorer builds (chunk by chunk of questions), rebuilt here so the raw
+    # baseline runs exactly those.
+    requests, packs, cut = [], [], []
+    for start in range(0, len(rows), CHOICE_CHUNK):
+        chunk_requests, groups = [], []
+        for g, row in enumerate(rows[start : start + CHOICE_CHUNK]):
+            context = cfg.choice_template.format(question=row.question)
+            for choice in row.choices:
+                chunk_requests.append(fit_request(*split_continuation(lm, context, cfg.choice_delimiter + choice),
+                                                  lm.max_len))
+                groups.append(g)
+        chunk_packs = pack(chunk_requests, groups, lm.max_len) if lm.packing else plan(chunk_requests, groups)
+        run_batches(lm, [len(c.ids) for c in chunk_packs], cfg.batch_size, cfg.batch_ceiling,
+                    lambda a, b, chunk_packs=chunk_packs: cut.append(chunk_packs[a:b]))
+        requests += chunk_requests
+        packs += chunk_packs
     tokens = sum(len(p.ids) for p in packs)
     padded_tokens = sum(len(b) * max(len(p.ids) for p in b) for b in cut)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -115,16 +116,6 @@ def pack(requests: Sequence[Request], groups: Sequence[int], max_len: int | None
     return packs
 
 
-def batches(packs: Sequence[Pack], lm: LM, batch_size: int | None, ceiling: int) -> list[list[Pack]]:
-    """Consecutive sequences cut into batches (auto size from the first, longest, of each batch)."""
-    out, pos = [], 0
-    while pos < len(packs):
-        size = batch_size or lm.auto_batch_size(len(packs[pos].ids), ceiling)
-        out.append(list(packs[pos : pos + size]))
-        pos += size
-    return out
-
-
 def long_tensor(values: array, rows: int = 1) -> torch.Tensor:
     """int64 tensor of `rows` rows over a flat array('q'): torch.tensor on a list of Python ints costs
     about 8x more, which on a GPU is as much as the forward pass of a small model."""
@@ -182,23 +173,13 @@ class Pending:
         return [Score(sums[i], self.tokens[i], hits[i]) for i in range(len(self.tokens))]
 
 
-def score_continuations(
-    lm: LM,
-    requests: Sequence[Request],
-    *,
-    groups: Sequence[int] | None = None,
-    batch_size: int | None = None,
-    batch_ceiling: int = 64,
-    share_context: bool = True,
-    progress: Progress | None = None,
-) -> list[Score]:
+def score_continuations(lm: LM, requests: Sequence[Request], **options: Any) -> list[Score]:
     """Teacher-forced log-likelihood of each `(context_ids, continuation_ids)`, in input order.
 
-    Options as in `dispatch_continuations`, which this waits for.
+    The options are `dispatch_continuations`'s; this waits for its result.
     >>> score_continuations(lm, [(lm.context_ids("Q: 2+2?\\nA:"), lm.encode(" 4"))])[0].loglik
     """
-    return dispatch_continuations(lm, requests, groups=groups, batch_size=batch_size, batch_ceiling=batch_ceiling,
-                                  share_context=share_context, progress=progress).result()
+    return dispatch_continuations(lm, requests, **options).result()
 
 
 def dispatch_continuations(
