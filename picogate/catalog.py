@@ -22,6 +22,7 @@ from picogate.errors import PicogateError
 from picogate.paths import SCHEMAS_DIR
 
 BASELINE_PREFIX = "baseline."
+RUN_ID = "run_id"  # the run key of every metrics table: reserved, never a metric
 LANG_TYPES = {"int": "num", "float": "num", "bool": "bool", "string": "str"}
 
 
@@ -48,6 +49,8 @@ class Catalog:
             self.add(m)
 
     def add(self, metric: Metric) -> None:
+        if metric.name == RUN_ID:
+            raise PicogateError(f"{metric.source}: '{RUN_ID}' is reserved for the run key and cannot be a metric")
         existing = self.exact.get(metric.name) or next(
             (m for _, m in self.patterns if m.name == metric.name), None)
         if existing is not None:

@@ -1,12 +1,16 @@
-"""Atomic file writes: a crash mid-write leaves the old file intact, never half a file."""
+"""File IO at the boundary: atomic writes (a crash mid-write leaves the old file intact) and
+bounded reads of regular files only (no FIFO, device or directory is ever opened as input)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from picogate.errors import InputError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -30,3 +34,65 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+# -- reading: only regular files, sizes checked before reading
+
+MAX_EVIDENCE_BYTES = 512 * 1024 * 1024  # metrics/JSON evidence read whole; larger tables belong in parquet
+
+
+def regular_file(path: str | Path, what: str = "file") -> Path:
+    """`path` if it is a regular file (after links); else an `InputError` that says what it is.
+
+    Directories, FIFOs (a read would block forever), sockets and devices such as /dev/zero
+    (a read never ends) are refused before anything is opened.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        raise InputError(f"{path}: not a regular file ({kind}); pass a {what} file")
+    return p
+
+
+def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of a regular file no larger than `limit`: checked with stat, then read at most limit + 1 bytes.
+
+    The second bound catches a file that grows between the stat and the read.
+    """
+    p = regular_file(path, what)
+    if p.stat().st_size > limit:
+        raise InputError(f"{path}: {what} file is larger than {limit:,} bytes")
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    if len(raw) > limit:
+        raise InputError(f"{path}: {what} file is larger than {limit:,} bytes")
+    return raw
+
+
+def read_lines(path: str | Path, what: str = "file") -> Iterator[bytes]:
+    """The lines of a regular file, streamed (row files have no size limit: one line is held at a time).
+
+    Any OSError while opening or reading is an `InputError` naming the file, so an unreadable rows
+    file stops the gate with one line instead of an internal error.
+    """
+    p = regular_file(path, what)
+    try:
+        fh = open(p, "rb")  # noqa: SIM115 - closed below; a generator keeps it open between lines
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    with fh:
+        try:
+            yield from fh
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None

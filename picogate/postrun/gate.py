@@ -19,7 +19,6 @@ from typing import Any
 
 from picogate.errors import InputError
 from picogate.evaluate import evaluate, read_names
-from picogate.metrics import evidence_frame
 from picogate.postrun import honesty
 from picogate.postrun.rundir import METRICS_FILE, RESULTS_FILE, RunDir
 from picogate.postrun.stats import hits_of, two_proportion, wilson
@@ -80,8 +79,7 @@ def run(run_dir: str | Path, *, profile: str | Path | RuleSet | None = None, bas
         base_ev, _ = _judge_honesty(base_rd, wanted, honesty_rules)
     evidence, report = _judge_honesty(rd, wanted, honesty_rules)
     evidence |= deltas(evidence, base_ev, wanted)
-    base_frame = evidence_frame(base_ev, ruleset.catalog) if base_ev is not None else None
-    result = evaluate(evidence_frame(evidence, ruleset.catalog), ruleset, stage="postrun", baseline=base_frame)
+    result = evaluate(evidence, ruleset, stage="postrun", baseline=base_ev)
     return Outcome(result, report, evidence, base_ev, rd.path)
 
 
@@ -97,7 +95,7 @@ def _ruleset(rd: RunDir, profile: str | Path | RuleSet | None) -> RuleSet:
 
 def _judge_honesty(rd: RunDir, wanted: set[str], rules: RuleSet) -> tuple[dict[str, Any], GateResult]:
     evidence = collect(rd, wanted)
-    report = evaluate(evidence_frame(evidence, rules.catalog), rules, stage="postrun")
+    report = evaluate(evidence, rules, stage="postrun")
     evidence["honesty.status"] = HONESTY_STATUS[report.status]
     failing = report.failing()
     evidence["honesty.failing"] = "; ".join(

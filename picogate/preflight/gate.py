@@ -1,7 +1,9 @@
 """preflight(): turn a run plan and its data into one row of evidence, then judge it.
 
     plan.yaml -> collectors (files, budget, launch, attention, rows, one streaming pass
-    over the corpus) -> one-row polars frame -> evaluate(frame, profile, stage="preflight")
+    over the corpus) -> one evidence row -> evaluate(row, profile, stage="preflight")
+
+The row enters through the same evidence boundary as any metrics table (picogate/metrics.py).
 
 Collectors whose metrics no rule reads are skipped (a profile without near-dup rules pays no
 MinHash cost). Everything that decides is in the rules; this module only measures.
@@ -20,7 +22,6 @@ import pyarrow.parquet as pq
 
 from picogate.errors import InputError
 from picogate.evaluate import evaluate, read_names
-from picogate.metrics import evidence_frame
 from picogate.preflight import sources
 from picogate.preflight.collectors import attention, boundaries, budget, coverage, documents, files, launch, replay
 from picogate.preflight.plan import Plan, load_plan
@@ -51,7 +52,7 @@ def run(plan: str | Path | Plan, *, profile: str | Path | RuleSet | None = None,
     loaded = plan if isinstance(plan, Plan) else load_plan(plan)
     ruleset = _ruleset(loaded, profile).for_stage("preflight")
     evidence = collect(loaded, ruleset, quiet=quiet, count_tokens=count_tokens)
-    result = evaluate(evidence_frame(evidence, ruleset.catalog), ruleset, stage="preflight")
+    result = evaluate(evidence, ruleset, stage="preflight")
     return result, evidence
 
 
