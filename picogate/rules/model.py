@@ -110,8 +110,11 @@ class RuleSet:
             return self
         if stage not in ("preflight", "postrun"):
             raise ValueError(f"unknown stage '{stage}': use preflight or postrun")
-        return RuleSet(self.profile, tuple(r for r in self.rules if r.stage == stage), self.catalog,
-                       self.files, self.overrides, self.tables)
+        stages = self.__dict__.setdefault("_stages", {})  # kept, so its compiled policy is kept too
+        if stage not in stages:
+            stages[stage] = RuleSet(self.profile, tuple(r for r in self.rules if r.stage == stage), self.catalog,
+                                    self.files, self.overrides, self.tables)
+        return stages[stage]
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -1,0 +1,96 @@
+"""compile_policy: a RuleSet -> the polars expressions that judge every run, compiled once.
+
+    RuleSet --compile_policy--> Policy --inputs(schema)--> typed columns + bad-cell flags
+                                       --judge(flags)----> outcome codes `#i` + status columns
+
+`evaluate` is called from trainers and CI many times on small tables, and `rules diff` over
+history: type checking and compiling 50 checks costs several milliseconds, more than judging
+ten runs. A Policy is kept on its RuleSet (which `load_rules` itself caches by file content),
+and each input schema's expressions are kept on the Policy, so a repeated call only builds and
+runs the query. polars expressions are immutable values, so sharing them between calls is safe.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from picogate.catalog import BASELINE_PREFIX
+from picogate.expr import compile_check, names
+from picogate.metrics import normalize_exprs
+from picogate.rules.loader import REPORT_FIELDS
+from picogate.rules.model import RuleSet
+from picogate.verdict import STATUS, status_columns
+
+_CACHE_LIMIT = 64  # input schemas remembered per policy; a caller that varies more pays compile time again
+
+
+@dataclass
+class Policy:
+    """The compiled form of one RuleSet; build it with `compile_policy`."""
+
+    ruleset: RuleSet
+    wanted: list[str]  # every metric the rules read, in checks and message/fix placeholders
+    plain: list[str] = field(init=False)  # ... read from the run's own row
+    baseline: list[str] = field(init=False)  # ... `baseline.<name>`, from the previous run
+    _inputs: dict[tuple, tuple[list[pl.Expr], dict[str, str]]] = field(default_factory=dict, repr=False)
+    _judges: dict[frozenset, tuple[list[pl.Expr], list[pl.Expr]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.plain = [n for n in self.wanted if not n.startswith(BASELINE_PREFIX)]
+        self.baseline = [n for n in self.wanted if n.startswith(BASELINE_PREFIX)]
+
+    @property
+    def columns(self) -> list[str]:
+        """The outcome column of each rule, in rule order."""
+        return [f"#{i}" for i in range(len(self.ruleset.rules))]
+
+    def inputs(self, schema: Mapping[str, pl.DataType]) -> tuple[list[pl.Expr], dict[str, str]]:
+        """`run_id` and each metric read, typed as the catalog says, plus the bad-cell flags."""
+        key = tuple((n, schema.get(n)) for n in self.plain)
+        if key not in self._inputs:
+            _bounded(self._inputs)
+            self._inputs[key] = normalize_exprs(schema, self.plain, self.ruleset.catalog)
+        return self._inputs[key]
+
+    def judge(self, flags: Mapping[str, str]) -> tuple[list[pl.Expr], list[pl.Expr]]:
+        """(one Int8 outcome code per rule, the status columns then `_status`) over the typed columns."""
+        key = frozenset(flags.items())
+        if key not in self._judges:
+            _bounded(self._judges)
+            outcomes = [compile_check(rule.node, bad_flags=flags).outcome.alias(col)
+                        for rule, col in zip(self.ruleset.rules, self.columns, strict=True)]
+            self._judges[key] = (outcomes, [*status_columns(self.columns, self.ruleset.rules), STATUS])
+        return self._judges[key]
+
+
+def compile_policy(ruleset: RuleSet) -> Policy:
+    """The Policy of `ruleset`, compiled on first use and kept with it.
+
+    >>> compile_policy(load_rules("release")).wanted[:2]
+    ['target_param_data_ratio', 'model.params']
+    """
+    policy = ruleset.__dict__.get("_policy")
+    if policy is None:
+        policy = Policy(ruleset, read_names(ruleset))
+        object.__setattr__(ruleset, "_policy", policy)  # RuleSet is frozen; the cache is not part of its value
+    return policy
+
+
+def read_names(ruleset: RuleSet) -> list[str]:
+    """Every metric the rules read: in checks, and in message/fix placeholders."""
+    out: dict[str, None] = {}
+    for rule in ruleset.rules:
+        out.update(dict.fromkeys(names(rule.node)))
+        for text in (rule.message, rule.fix):
+            out.update(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(text)
+                                     if f and f not in REPORT_FIELDS))
+    return list(out)
+
+
+def _bounded(cache: dict) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.pop(next(iter(cache)))
