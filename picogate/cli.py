@@ -13,8 +13,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from picogate.errors import PicogateError
+
+if TYPE_CHECKING:
+    from picogate.result import GateResult
 
 FORMATS = ("text", "json", "markdown", "junit")
 
@@ -111,33 +115,48 @@ def _output_args(p: argparse.ArgumentParser) -> None:
                    help="exit 1 on blocked (default) or also on warn")
 
 
-def render(result, fmt: str) -> str:  # type: ignore[no-untyped-def]
-    if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "markdown":
-        return result.to_markdown()
-    if fmt == "junit":
-        return result.to_junit_xml()
+def render(result: GateResult, fmt: str) -> str:
+    """The report of `result` in `fmt` as one string (see `write_report`)."""
     import io
 
-    from picogate.report import print_text
-
     buf = io.StringIO()
-    print_text(result, file=buf)
+    write_report(result, fmt, buf)
     return buf.getvalue()
 
 
-def emit(result, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def write_report(result: GateResult, fmt: str, out: TextIO) -> None:
+    """Write the report of `result` in `fmt` to `out`; JUnit is written run chunk by run chunk, so a
+    report of every run never holds every run's checks at once. Every format escapes its data
+    (picogate.escape)."""
+    if fmt == "json":
+        out.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "markdown":
+        out.write(result.to_markdown())
+    elif fmt == "junit":
+        from picogate.report import write_junit_xml
+
+        write_junit_xml(result, out)
+    else:
+        from picogate.report import print_text
+
+        print_text(result, file=out)
+
+
+def emit(result: GateResult, args: argparse.Namespace) -> int:
     if args.format == "text" and sys.stdout.isatty():
         from picogate.report import print_text
 
         print_text(result)
     else:
-        sys.stdout.write(render(result, args.format))
+        write_report(result, args.format, sys.stdout)
     if getattr(args, "out", None):
-        from picogate.io import atomic_write_text
+        from picogate.io import atomic_write
 
-        atomic_write_text(Path(args.out), render(result, args.format))
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                write_report(result, args.format, fh)
+
+        atomic_write(Path(args.out), write)
     return exit_code(result.status, getattr(args, "fail_on", "block"))
 
 
@@ -155,21 +174,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
-    from picogate.policy.github import check_rule_files, wants_github
+    from picogate.policy.cli import cmd_rules_check as check
 
-    if wants_github(args.format):
-        return check_rule_files(args.files, github=True)
-    from picogate.errors import RuleError
-    from picogate.rules import load_rules
-
-    bad = 0
-    for ref in args.files:
-        try:
-            rs = load_rules(ref)
-        except RuleError as exc:
-            bad += 1
-            print(exc.render(), file=sys.stderr)
-            continue
-        extra = f", {len(rs.overrides)} override(s)" if rs.overrides else ""
-        print(f"ok {ref}: profile '{rs.profile}', {len(rs.rules)} checks{extra}")
-    return 2 if bad else 0
+    return check(args)

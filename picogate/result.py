@@ -2,12 +2,14 @@
 
 `runs` and `status` are computed by `evaluate`'s single pass. `checks` (one row per
 run x rule, with observed value, requirement, message and fix) is built on first
-access, because a report over 100,000 runs rarely needs all of it.
+access, because a report over 100,000 runs rarely needs all of it; a report that prints a
+few runs takes `worst(n)` (those runs only) and one of every run goes `chunks()` at a time.
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +23,7 @@ from picogate.rules.model import Rule, RuleSet
 from picogate.verdict import BLOCK, EFFECTS, WARN, codes_with_effect, effect_expr
 
 STATUS_ORDER = {"approved": 0, "warn": 1, "blocked": 2}
+_SHOW_ORDER = ("blocked", "warn", "approved")  # reports lead with the worst
 OUTCOME_DTYPE = pl.Enum(list(OUTCOMES))
 EFFECT_DTYPE = pl.Enum(list(EFFECTS))
 
@@ -73,6 +76,32 @@ class GateResult:
         if not parts:
             return pl.DataFrame(schema=_check_schema())
         return pl.concat(parts, how="vertical")
+
+    def counts(self) -> dict[str, int]:
+        """Runs per status, read off the wide frame (no per-run table is built for it)."""
+        counts = self._wide.select((pl.col("_status") == s).sum().alias(s) for s in _SHOW_ORDER).row(0, named=True)
+        return {status: int(n) for status, n in counts.items() if n}
+
+    def worst(self, n: int) -> GateResult:
+        """The first `n` runs a report shows (blocked, then warn, then approved; input order within each),
+        as a GateResult of their own: its `runs`, `checks` and `failing()` cover only them.
+
+        A text or markdown report prints a few runs; building check rows for only those keeps its
+        memory flat in the number of runs judged.
+
+        >>> from picogate.evaluate import evaluate
+        >>> evaluate([{"run_id": "a", "m": 1.0}, {"run_id": "b"}], "release").worst(1).runs["run_id"].to_list()
+        ['a']
+        """
+        rank = pl.when(pl.col("_status") == "blocked").then(0).when(pl.col("_status") == "warn").then(1).otherwise(2)
+        picked = self._wide.select(pl.arg_sort_by(rank, maintain_order=True).head(n)).to_series()
+        return GateResult(self.ruleset, self._wide[picked], self.stage)
+
+    def chunks(self, size: int = 10_000) -> Iterator[GateResult]:
+        """The runs in input order, `size` at a time, each as a GateResult: a report of every run
+        (JUnit) builds check rows one chunk at a time instead of all at once."""
+        for offset in range(0, self._wide.height, size):
+            yield GateResult(self.ruleset, self._wide.slice(offset, size), self.stage)
 
     def failing(self) -> pl.DataFrame:
         """Checks that do not let their run through, worst first, then weakest observed first."""

@@ -6,16 +6,15 @@ rules move how many runs, then the runs themselves with observed vs required val
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from picogate.escape import md, md_code, text
 
 if TYPE_CHECKING:
     from picogate.policy.diff import RulesDiff
 
 _ICON = {"approved": "✅", "warn": "⚠️", "blocked": "⛔"}
-
-
-def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _headline(d: RulesDiff) -> str:
@@ -32,29 +31,33 @@ def _rank(col: str):  # type: ignore[no-untyped-def]
     return pl.col(col).replace_strict({"approved": 0, "warn": 1, "blocked": 2}, return_dtype=pl.Int8)
 
 
-def _because(rule_id: str, rows: dict[str, Any]) -> str:
+def _because(rule_id: str, rows: dict[str, Any], esc: Callable[[object], str] = text,
+             code: Callable[[object], str] = text) -> str:
+    """Why one rule moves one run, with data escaped by `esc` (rule ids by `code`): markdown or text."""
     old, new = rows.get("old"), rows.get("new")
+    rid = code(rule_id)
     if old is None and new is not None:
-        return f"`{rule_id}` (new rule): {new['outcome']}, observed {new['observed']}, required {new['required']}"
+        return f"{rid} (new rule): {new['outcome']}, observed {esc(new['observed'])}, required {esc(new['required'])}"
     if new is None and old is not None:
-        return f"`{rule_id}` (removed): was {old['outcome']}"
+        return f"{rid} (removed): was {old['outcome']}"
     if old is None or new is None:
-        return f"`{rule_id}`"
-    required = new["required"] if old["required"] == new["required"] else \
-        f"{new['required']} (was {old['required']})"
+        return rid
+    required = esc(new["required"]) if old["required"] == new["required"] else \
+        f"{esc(new['required'])} (was {esc(old['required'])})"
     sev = "" if old["severity"] == new["severity"] else f", severity {old['severity']} → {new['severity']}"
-    return f"`{rule_id}`: {old['outcome']} → {new['outcome']}, observed {new['observed']}, required {required}{sev}"
+    return f"{rid}: {old['outcome']} → {new['outcome']}, observed {esc(new['observed'])}, required {required}{sev}"
 
 
 def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
+    """A pull-request comment; labels, rule texts, run ids and observed values are escaped (picogate.escape)."""
     lines = [f"## picogate rules diff: {_headline(d)}", "",
-             f"`{d.old_label}` (profile `{d.old.profile}`, {len(d.old.rules)} checks) → "
-             f"`{d.new_label}` (profile `{d.new.profile}`, {len(d.new.rules)} checks)"
+             f"{md_code(d.old_label)} (profile {md_code(d.old.profile)}, {len(d.old.rules)} checks) → "
+             f"{md_code(d.new_label)} (profile {md_code(d.new.profile)}, {len(d.new.rules)} checks)"
              + (f", stage `{d.stage}`" if d.stage else "") + ".", ""]
     if d.rule_changes:
         lines += ["### Rule changes", "", "| rule | change | before | after |", "|---|---|---|---|"]
-        lines += [f"| `{c.rule_id}` | {c.change} | {_md(c.before) and '`' + _md(c.before) + '`'} | "
-                  f"{_md(c.after) and '`' + _md(c.after) + '`'} |" for c in d.rule_changes]
+        lines += [f"| {md_code(c.rule_id)} | {c.change} | {c.before and md_code(c.before)} | "
+                  f"{c.after and md_code(c.after)} |" for c in d.rule_changes]
         lines.append("")
     else:
         lines += ["No rule was added, removed or changed.", ""]
@@ -63,15 +66,15 @@ def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
         lines += [f"| {_ICON[t['old']]} {t['old']} | {_ICON[t['new']]} {t['new']} | {t['runs']:,} |"
                   for t in d.transitions.iter_rows(named=True)]
         lines += ["", "### Rules that cause them", "", "| rule | effect | runs |", "|---|---|---|"]
-        lines += [f"| `{r['rule_id']}` | {r['before']} → {r['after']} | {r['runs']:,} |"
+        lines += [f"| {md_code(r['rule_id'])} | {r['before']} → {r['after']} | {r['runs']:,} |"
                   for r in d.impact.iter_rows(named=True)]
         lines += ["", f"### Runs that change verdict (first {min(max_runs, d.n_changed):,})", "",
                   "| run | before | after | because |", "|---|---|---|---|"]
         details = d.details(max_runs)
         for run in d.changed.head(max_runs).iter_rows(named=True):
             rows = details.get(run["run_id"], {})
-            because = "<br>".join(_md(_because(rid, rows.get(rid, {}))) for rid in run["causes"])
-            lines.append(f"| `{_md(run['run_id'])}` | {_ICON[run['old']]} {run['old']} | "
+            because = "<br>".join(_because(rid, rows.get(rid, {}), md, md_code) for rid in run["causes"])
+            lines.append(f"| {md_code(run['run_id'])} | {_ICON[run['old']]} {run['old']} | "
                          f"{_ICON[run['new']]} {run['new']} | {because} |")
         if d.n_changed > max_runs:
             lines += ["", f"_{d.n_changed - max_runs:,} more run(s) not shown; use --format json for all._"]
@@ -79,25 +82,27 @@ def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
 
 
 def to_text(d: RulesDiff, *, max_runs: int = 20) -> str:
+    """A plain-text summary; data escaped by `picogate.escape.text` (one line each, no `::`)."""
     lines = [f"picogate rules diff: {_headline(d)}",
-             f"  old: {d.old_label} (profile {d.old.profile}, {len(d.old.rules)} checks)",
-             f"  new: {d.new_label} (profile {d.new.profile}, {len(d.new.rules)} checks)"]
+             f"  old: {text(d.old_label)} (profile {text(d.old.profile)}, {len(d.old.rules)} checks)",
+             f"  new: {text(d.new_label)} (profile {text(d.new.profile)}, {len(d.new.rules)} checks)"]
     for c in d.rule_changes:
-        what = {"added": f"+ {c.after}", "removed": f"- {c.before}", "changed": f"{c.before}  ->  {c.after}"}
-        lines.append(f"  rule {c.change:<8} {c.rule_id}: {what[c.change]}")
+        before, after = text(c.before), text(c.after)
+        what = {"added": f"+ {after}", "removed": f"- {before}", "changed": f"{before}  ->  {after}"}
+        lines.append(f"  rule {c.change:<8} {text(c.rule_id)}: {what[c.change]}")
     if d.n_changed:
         lines.append("verdict changes:")
         lines += [f"  {t['old']:>8} -> {t['new']:<8} {t['runs']:>8,} run(s)"
                   for t in d.transitions.iter_rows(named=True)]
         lines.append("caused by:")
-        lines += [f"  {r['rule_id']:<40} {r['before']:>5} -> {r['after']:<5} {r['runs']:>8,} run(s)"
+        lines += [f"  {text(r['rule_id']):<40} {r['before']:>5} -> {r['after']:<5} {r['runs']:>8,} run(s)"
                   for r in d.impact.iter_rows(named=True)]
         lines.append(f"runs (first {min(max_runs, d.n_changed)}):")
         details = d.details(max_runs)
         for run in d.changed.head(max_runs).iter_rows(named=True):
-            lines.append(f"  {run['run_id']}: {run['old']} -> {run['new']}")
+            lines.append(f"  {text(run['run_id'])}: {run['old']} -> {run['new']}")
             rows = details.get(run["run_id"], {})
-            lines += [f"      {_because(rid, rows.get(rid, {})).replace('`', '')}" for rid in run["causes"]]
+            lines += [f"      {_because(rid, rows.get(rid, {}))}" for rid in run["causes"]]
         if d.n_changed > max_runs:
             lines.append(f"  ... {d.n_changed - max_runs:,} more run(s); use --format json for all")
     return "\n".join(lines) + "\n"

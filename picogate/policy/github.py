@@ -3,7 +3,7 @@
 Annotations put a rule-file fault on the line of the pull request that caused it; the job
 summary (`$GITHUB_STEP_SUMMARY`) shows a verdict or a rule-change impact table on the run
 page. Both follow GitHub's workflow-command format: data escapes `%`, CR and LF; properties
-also escape `:` and `,`.
+also escape `:` and `,` (`picogate.escape.gh_data` / `gh_property`).
 
     picogate rules check rules/*.yaml --format github     # automatic when GITHUB_ACTIONS=true
 """
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from picogate.errors import RuleError
+from picogate.escape import gh_data, gh_property, md, md_code, text
 
 
 def in_github_actions() -> bool:
@@ -25,14 +26,6 @@ def in_github_actions() -> bool:
 def wants_github(fmt: str | None) -> bool:
     """`--format github`, or no explicit format while running under GitHub Actions."""
     return fmt == "github" or (fmt is None and in_github_actions())
-
-
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _prop(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def annotation(level: str, message: str, *, file: str | None = None, line: int | None = None,
@@ -46,14 +39,14 @@ def annotation(level: str, message: str, *, file: str | None = None, line: int |
         raise ValueError(f"annotation level must be error, warning or notice, not {level!r}")
     props = []
     if file:
-        props.append(f"file={_prop(file)}")
+        props.append(f"file={gh_property(file)}")
         if line:
             props.append(f"line={line}")
             if col:
                 props.append(f"col={col}")
     if title:
-        props.append(f"title={_prop(title)}")
-    return f"::{level}{' ' + ','.join(props) if props else ''}::{_data(message)}"
+        props.append(f"title={gh_property(title)}")
+    return f"::{level}{' ' + ','.join(props) if props else ''}::{gh_data(message)}"
 
 
 def rule_error_annotation(exc: RuleError) -> str:
@@ -95,13 +88,13 @@ def check_rule_files(refs: Iterable[str], *, github: bool | None = None, out: Te
             print(exc.render(), file=err)
             if github:
                 print(rule_error_annotation(exc), file=out)
-            rows.append((ref, "❌ " + str(exc).replace("|", "\\|")))
+            rows.append((ref, "❌ " + md(exc)))
             continue
         extra = f", {len(rs.overrides)} override(s)" if rs.overrides else ""
-        print(f"ok {ref}: profile '{rs.profile}', {len(rs.rules)} checks{extra}", file=out)
-        rows.append((ref, f"✅ profile `{rs.profile}`, {len(rs.rules)} checks{extra}"))
+        print(f"ok {text(ref)}: profile '{text(rs.profile)}', {len(rs.rules)} checks{extra}", file=out)
+        rows.append((ref, f"✅ profile {md_code(rs.profile)}, {len(rs.rules)} checks{extra}"))
     if github:
         title = f"❌ picogate rules check: {bad} invalid file(s)" if bad else "✅ picogate rules check: all valid"
-        table = "\n".join(f"| `{ref}` | {text} |" for ref, text in rows)
+        table = "\n".join(f"| {md_code(ref)} | {result} |" for ref, result in rows)
         append_step_summary(f"## {title}\n\n| file | result |\n|---|---|\n{table}\n")
     return 2 if bad else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from picogate.escape import md, md_code, text
 from picogate.expr import nodes
 from picogate.rules import Rule, RuleSet, load_rules
 
@@ -62,41 +63,44 @@ def to_dict(ruleset: RuleSet) -> dict[str, Any]:
             "rules": rows(ruleset)}
 
 
-def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(ruleset: RuleSet) -> str:
-    """A markdown table of the effective rules (for a pull request or a docs page)."""
+    """A markdown table of the effective rules (for a pull request or a docs page); text escaped."""
     data = rows(ruleset)
-    lines = [f"## Profile `{ruleset.profile}`: {len(data)} checks", "",
-             "Files, base first: " + ", ".join(f"`{f}`" for f in ruleset.files), ""]
+    lines = [f"## Profile {md_code(ruleset.profile)}: {len(data)} checks", "",
+             "Files, base first: " + ", ".join(md_code(f) for f in ruleset.files), ""]
     if ruleset.overrides:
-        lines += [f"- `{o.rule_id}` from {o.replaced} is overridden by {o.by}" for o in ruleset.overrides] + [""]
+        lines += [f"- {md_code(o.rule_id)} from {md(o.replaced)} is overridden by {md(o.by)}"
+                  for o in ruleset.overrides] + [""]
     lines += ["| id | stage | severity | check | threshold | fix | defined at |", "|---|---|---|---|---|---|---|"]
     for r in data:
         missing = f" (missing: {r['missing']})" if r["missing"] != "fail" else ""
         where = r["source"] + (f" (overrides {r['overrides']})" if r["overrides"] else "")
-        lines.append(f"| `{r['id']}` | {r['stage']} | {r['severity']}{missing} | `{_md(r['check'])}` | "
-                     f"{_md(r['threshold']) or '—'} | {_md(r['fix'])} | {_md(where)} |")
+        lines.append(f"| {md_code(r['id'])} | {r['stage']} | {r['severity']}{missing} | {md_code(r['check'])} | "
+                     f"{md(r['threshold']) or '—'} | {md(r['fix'])} | {md(where)} |")
     return "\n".join(lines) + "\n"
 
 
 def to_text(ruleset: RuleSet, *, width: int | None = None) -> str:
-    """A terminal table (rich), wrapped to `width` (default: the terminal, at least 100 columns)."""
+    """A terminal table (rich), wrapped to `width` (default: the terminal, at least 100 columns).
+
+    Every cell is a rich `Text` escaped by `picogate.escape.text`: never parsed as markup.
+    """
     import io
     import shutil
 
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     width = width or max(shutil.get_terminal_size((160, 24)).columns, 100)
     buf = io.StringIO()
-    console = Console(file=buf, width=width, highlight=False, soft_wrap=False, color_system=None)
+    console = Console(file=buf, width=width, highlight=False, soft_wrap=False, color_system=None, markup=False,
+                      emoji=False)
     data = rows(ruleset)
-    console.print(f"profile {ruleset.profile}: {len(data)} checks from {', '.join(ruleset.files)}")
+    console.print(Text(f"profile {text(ruleset.profile)}: {len(data)} checks from "
+                       f"{', '.join(text(f) for f in ruleset.files)}"))
     for o in ruleset.overrides:
-        console.print(f"  note: rule {o.rule_id} from {o.replaced} is overridden by {o.by}")
+        console.print(Text(f"  note: rule {text(o.rule_id)} from {text(o.replaced)} is overridden by {text(o.by)}"))
     table = Table(box=None, header_style="bold", pad_edge=False, show_lines=False)
     table.add_column("id", no_wrap=True)
     table.add_column("stage")
@@ -107,7 +111,7 @@ def to_text(ruleset: RuleSet, *, width: int | None = None) -> str:
     for r in data:
         sev = r["severity"] + ("*" if r["overrides"] else "") + (f" (missing: {r['missing']})"
                                                                  if r["missing"] != "fail" else "")
-        table.add_row(r["id"], r["stage"], sev, r["check"], r["threshold"], r["fix"])
+        table.add_row(*(Text(text(cell)) for cell in (r["id"], r["stage"], sev, r["check"], r["threshold"], r["fix"])))
     console.print(table)
     if any(r["overrides"] for r in data):
         console.print("* overrides a rule of the same id in a parent profile")
