@@ -24,7 +24,7 @@ try:
 except ModuleNotFoundError as exc:
     # A torch-only image (a GPU box scoring a model) has no polars or pydantic; `picogate.evaluator`
     # needs neither, so the package still imports and only the gate names are unavailable.
-    if exc.name not in ("polars", "pyarrow", "pydantic", "jsonschema", "yaml", "rich"):
+    if exc.name not in ("numpy", "polars", "pyarrow", "pydantic", "jsonschema", "yaml", "rich"):
         raise
     _MISSING = exc.name
 

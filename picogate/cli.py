@@ -49,12 +49,19 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except PicogateError as exc:
-        print(f"picogate: error: {exc}", file=sys.stderr)
+        _say(f"picogate: error: {exc}")
         return 2
 
 
+def _say(line: str) -> None:
+    """One stderr line; what it quotes from data (file names, values) cannot start a CI command."""
+    from picogate.escape import text
+
+    print(text(line), file=sys.stderr)
+
+
 def _die(message: str, code: int = 2) -> None:
-    print(f"picogate: error: {message}", file=sys.stderr)
+    _say(f"picogate: error: {message}")
     raise SystemExit(code)
 
 

@@ -51,5 +51,8 @@ class RuleError(PicogateError):
         return f"{where}:{rule} {self.reason}"
 
     def render(self) -> str:
-        """The one-line message, followed by the caret rendering when there is one."""
-        return str(self) if not self.detail else f"{self}\n{self.detail}"
+        """The one-line message, then the caret rendering when there is one; each line escaped for a terminal."""
+        from picogate.escape import text  # the source line may come from a pull request: keep it inert
+
+        lines = [str(self), *(self.detail.splitlines() if self.detail else [])]
+        return "\n".join(text(line) for line in lines)

@@ -55,8 +55,13 @@ def evaluate(
         frame = raw.select(exprs)
         if baseline_columns:
             frame = frame.with_columns(baseline_columns)
-        return GateResult(ruleset, frame.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1]),
-                          stage)
+        try:
+            wide = frame.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1])
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ShapeError):
+            # polars' eager engine sizes some folds over all-null or literal columns as one row;
+            # the lazy engine broadcasts them (a bad fold fails again there, loudly)
+            wide = frame.lazy().with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1]).collect()
+        return GateResult(ruleset, wide, stage)
     lazy = raw.lazy().select(exprs)
     if baseline_columns:
         lazy = lazy.with_columns(baseline_columns)

@@ -109,7 +109,7 @@ def _check_runs(df: pl.DataFrame, where: str, unique: bool = True) -> pl.DataFra
     if RUN_ID not in df.columns:
         if df.height != 1:
             raise InputError(f"{where}: {df.height} rows but no '{RUN_ID}' column to tell the runs apart")
-        return df.with_columns(pl.lit("run").alias(RUN_ID))
+        return pl.DataFrame([*df.get_columns(), pl.Series(RUN_ID, ["run"])])
     dtype = df.schema[RUN_ID]
     if dtype == pl.Null:
         raise InputError(f"{where}: {df.height} run(s) have no '{RUN_ID}'")
@@ -120,7 +120,11 @@ def _check_runs(df: pl.DataFrame, where: str, unique: bool = True) -> pl.DataFra
         raise InputError(f"{where}: {ids.null_count()} run(s) have no '{RUN_ID}'")
     if unique:
         check_unique(ids, where)
-    return df if dtype == pl.String else df.with_columns(ids.alias(RUN_ID))
+    if dtype != pl.String:
+        df = df.with_columns(ids.alias(RUN_ID))
+    # a column polars holds as one repeated value divides as a scalar (by its reciprocal, not exactly):
+    # the compiler trusts metric columns to be real columns, so make them so (no copy for real ones)
+    return pl.DataFrame(df.get_columns())
 
 
 # -- doors ----------------------------------------------------------------------------------------

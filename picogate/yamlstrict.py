@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from picogate.errors import PicogateError
+from picogate.errors import InputError, PicogateError
+from picogate.io import read_bounded
 
 # libyaml's parser when PyYAML was built with it (same events and marks, ~10x faster)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -69,15 +70,16 @@ class Document:
         return self.positions.get(p, (None, None))
 
 
-def load_file(path: str | Path) -> Document:
-    """Read and strictly parse one YAML file."""
-    p = Path(path)
+def load_file(path: str | Path, what: str = "YAML", limit: int = MAX_BYTES) -> Document:
+    """Read and strictly parse one YAML file of at most `limit` bytes.
+
+    The size is checked with stat before reading, and only regular files are opened: a huge file,
+    a FIFO (a read would block) or a device such as /dev/zero (a read never ends) is refused up front.
+    """
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise YAMLError(str(path), None, None, f"cannot read file ({exc.strerror or exc})") from None
-    if len(raw) > MAX_BYTES:
-        raise YAMLError(str(path), None, None, f"file is larger than {MAX_BYTES} bytes")
+        raw = read_bounded(path, limit, what)
+    except InputError as exc:  # "PATH: reason" -> YAMLError(PATH, reason)
+        raise YAMLError(str(path), None, None, str(exc).removeprefix(f"{path}: ")) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

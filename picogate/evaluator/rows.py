@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from picogate.errors import InputError
+from picogate.io import read_lines  # standard library only, like jsonstrict
 from picogate.jsonstrict import loads_strict  # standard library only: the torch-only path still imports
 
 
@@ -129,16 +130,23 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line, refusing anything not plain JSON.
 
     Each line goes through the project's one strict reader (`picogate.jsonstrict`), so NaN and
-    duplicate keys are refused here exactly as in metrics files and preflight rows.
+    duplicate keys are refused here exactly as in metrics files and preflight rows. The file is
+    streamed line by line, and only a regular file is opened (a FIFO would block, a device never end).
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise EvalInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+        yield from _objects(path, read_lines(path, "rows"))
+    except EvalInputError:
+        raise
+    except InputError as exc:  # cannot open or read the file: one line naming it
+        raise EvalInputError(str(exc)) from None
+
+
+def _objects(path: Path, lines: Iterator[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(lines, start=1):
+        raw = line[:-1] if line.endswith(b"\n") else line  # as split on newlines: error columns stay on the line
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from picogate.expr.errors import ExprError
 from picogate.expr.functions import FUNCTIONS, MAX_DOUBLING_NESTING
+from picogate.expr.lexer import number_problem
 from picogate.expr.nodes import (
     ARITHMETIC,
     COMPARISONS,
@@ -50,7 +51,11 @@ def expand(node: Node, params: Mapping[str, object], text: str = "") -> Node:
     if isinstance(node, Param):
         if node.name not in params:
             raise ExprError(_unknown_param(node.name, params), text, node.pos)
-        return Literal(params[node.name], node.pos, node.end)  # type: ignore[arg-type]
+        value = params[node.name]
+        # a filled-in number obeys the range rule of a written one (the loader also checks the file)
+        if isinstance(value, int | float) and (problem := number_problem(value)):
+            raise ExprError(f"{{{node.name}}}: {problem}", text, node.pos)
+        return Literal(value, node.pos, node.end)  # type: ignore[arg-type]
     if isinstance(node, Name):
         if "{" not in node.name:
             return node

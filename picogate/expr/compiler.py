@@ -15,6 +15,14 @@ and is masked to null only at the top of `compile_value`.
 The input frame is expected normalised by the caller (`picogate.metrics`): each
 metric a column of Float64 / String / Boolean, with NaN and ±inf already null, and
 cells that could not be read flagged in a companion Boolean column (`bad_flags`).
+
+polars treats what it knows to be one value per frame (a literal, a `pl.lit` column such
+as evaluate's `baseline.` values, anything computed from those only) as a *scalar*, and
+that changes results: it divides by a scalar as a multiplication by its reciprocal
+(0.04 / 0.05 gives 0.8, not the IEEE 0.7999999999999999), and some folded forms come out
+one row long where the frame has many. `_varies` tells, from the AST, which values polars
+certainly computes row by row; the others are spread over the frame's rows where it
+matters: a divisor, and a check's outcome. A report's values are always spread.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ from functools import reduce, singledispatch
 
 import polars as pl
 
+from picogate.catalog import BASELINE_PREFIX
 from picogate.expr.functions import FUNCTIONS
-from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Unary, names
+from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Unary
 
 PASS, FAIL, MISSING, ERROR = 0, 1, 2, 3
 OUTCOMES = ("pass", "fail", "missing", "error")
@@ -38,13 +47,20 @@ _COMPARISONS: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
 }
 _ARITHMETIC: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    # floored modulo spelled out in IEEE operations the reference repeats bit for bit: polars' own
-    # float `%` picks different kernels with and without nulls, which disagree at extreme values.
-    # It names each operand twice, so the checker caps how deeply `%` (and min/max) nest.
-    "%": lambda a, b: a - b * (a / b).floor(),
+    "%": lambda a, b: _modulo(a, b, b),
 }
 
 _BOOL = {"and": operator.and_, "or": operator.or_}
+
+
+def _modulo(a: pl.Expr, b: pl.Expr, divisor: pl.Expr) -> pl.Expr:
+    """Floored modulo `a % b`, `divisor` being `b` made safe to divide by (see `_binary`).
+
+    Spelled out in IEEE operations the reference repeats bit for bit: polars' own float `%`
+    picks different kernels with and without nulls, which disagree at extreme values. It names
+    each operand twice, so the checker caps how deeply `%` (and min/max) nest.
+    """
+    return a - b * (a / divisor).floor()
 
 @dataclass
 class _Ctx:
@@ -84,14 +100,66 @@ def compile_check(
     # true -> PASS (0), false -> FAIL (1), null -> MISSING (2), naming `value` once
     decided = value.not_().cast(pl.Int8).fill_null(pl.lit(MISSING, pl.Int8))
     outcome = pl.when(error).then(pl.lit(ERROR, pl.Int8)).otherwise(decided) if ctx.errors else decided
+    if not _varies(node):  # a constant check still has one outcome per run
+        outcome = _spread(outcome)
     return CompiledCheck(outcome, value, error)
 
 
 def compile_value(node: Node, **kwargs: object) -> pl.Expr:
-    """Compile any expression to its value (non-finite arithmetic becomes null)."""
+    """Compile any expression to its value, one per row (non-finite arithmetic becomes null)."""
     ctx = _Ctx(kwargs.get("bad_flags") or {}, kwargs.get("column") or (lambda n: n))  # type: ignore[arg-type]
     value = translate(node, ctx)
-    return pl.when(value.is_finite()).then(value) if _numeric(node) else value
+    value = pl.when(value.is_finite()).then(value) if _numeric(node) else value
+    # Reports select values eagerly from the judged table, whose absent metrics and baseline values may
+    # be scalar columns; there polars gives `1 == coalesce(1, m.b)` or `0 == m.b` one row, not one per
+    # run. Spreading costs a pass per value, which reports can afford (checks cannot: see `_varies`).
+    return _spread(value)
+
+
+def _rows() -> pl.Expr:
+    """0, 1, 2, ... one per row of the frame: a column polars cannot fold into a scalar."""
+    return pl.int_range(pl.len(), dtype=pl.get_index_type())
+
+
+def _spread(expr: pl.Expr) -> pl.Expr:
+    """`expr` as a column of the frame's height, never a scalar or a one-row result."""
+    return pl.when(_rows() >= 0).then(expr)
+
+
+def _spread_number(expr: pl.Expr) -> pl.Expr:
+    """A Float64 `expr` as a frame-height column, for a divisor: plus a column of zeros. polars 2.1
+    keeps `_spread`'s when/then, `repeat`, `gather`, `shift` and the like of a scalar a scalar (still
+    divided by a reciprocal); a sum with a real column it cannot. It turns -0.0 into 0.0, which no
+    divisor notices: x / ±0 and x % ±0 are both non-finite, so `error`."""
+    return expr + _rows().cast(pl.Float64) * 0.0
+
+
+def _varies(node: Node) -> bool:
+    """Whether polars certainly computes `node` row by row (a column of the frame's height).
+
+    False for literals and `baseline.` values (evaluate attaches those as `pl.lit` columns)
+    and for what polars may fold from them: `coalesce(1, x)` is the literal 1 to polars.
+    Checked empirically (tests/engine/test_exact_arithmetic.py): an operation with one
+    row-by-row operand is row by row, except coalesce, which is when its first argument is.
+    Metric columns count as row by row, so the caller must hand them over materialised
+    (evaluate does; a `pl.lit` column in a user's frame would be a scalar to polars).
+    """
+    match node:
+        case Name(name=name):
+            return not name.startswith(BASELINE_PREFIX)
+        case Unary(operand=operand):
+            return _varies(operand)
+        case Binary(op="in" | "not in", left=left):
+            return _varies(left)
+        case Binary(left=left, right=right):
+            return _varies(left) or _varies(right)
+        case BoolOp(operands=operands):  # polars may fold `x and false`; only all-row operands are sure
+            return all(map(_varies, operands))
+        case Call(func="coalesce", args=args):
+            return _varies(args[0])
+        case Call(args=args):  # abs, min, max, is_null
+            return any(map(_varies, args))
+    return False
 
 
 def _numeric(node: Node) -> bool:
@@ -156,11 +224,15 @@ def _binary(node: Binary, ctx: _Ctx) -> pl.Expr:
     right = translate(node.right, ctx)
     if node.op in _COMPARISONS:
         return _COMPARISONS[node.op](left, right)
-    if node.op in ("/", "%") and not names(node.right):
+    if node.op in ("/", "%") and not _varies(node.right):
         # polars divides by a scalar as a multiplication by its reciprocal (3 / 10 gives
-        # 0.30000000000000004); a divisor that is a column gets true IEEE division, as written.
-        right = right + pl.int_range(pl.len(), dtype=pl.Int32).cast(pl.Float64) * 0.0
-    raw = _ARITHMETIC[node.op](left, right)
+        # 0.30000000000000004, 0.04 / baseline 0.05 gives 0.8); a divisor that is a column gets
+        # true IEEE division, as written, whatever the number of rows. Only the division needs it:
+        # `%`'s multiplication by `b` is exact either way.
+        divisor = _spread_number(right)
+        raw = left / divisor if node.op == "/" else _modulo(left, right, divisor)
+    else:
+        raw = _ARITHMETIC[node.op](left, right)
     ctx.errors.append(raw.is_finite().not_().fill_null(False))
     return raw
 

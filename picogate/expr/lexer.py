@@ -18,6 +18,7 @@ from picogate.expr.errors import ExprError
 
 MAX_LENGTH = 4096  # characters in one expression; longer checks are refused, not parsed
 MAX_STRING = 512  # characters in one string literal
+MAX_EXACT_INT = 2**53  # past it not every integer is a float64, so `x == 9007199254740993` could not be exact
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 OPERATORS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",")
@@ -108,15 +109,50 @@ def _number(text: str, i: int) -> Token:
     value: int | float
     if any(c in raw for c in ".eE"):
         value = float(raw)
-        if not math.isfinite(value):
-            raise ExprError(f"number '{m.group()}' is too large for a 64-bit float", text, i)
     else:
         value = int(raw)
         if len(raw) > 1 and raw[0] == "0":
             raise ExprError(f"number '{m.group()}' has a leading zero; write {value}", text, i)
-        if abs(value) > 2**53:
-            raise ExprError(f"integer '{m.group()}' cannot be compared exactly (limit 2**53)", text, i)
+    problem = number_problem(value, m.group())
+    if problem:
+        raise ExprError(problem, text, i)
     return Token("NUMBER", value, i, end)
+
+
+def number_problem(value: int | float, written: str | None = None) -> str | None:
+    """Why `value` cannot be a number of a check (None if it can), as a sentence naming it.
+
+    The one range rule for every number a check computes with: literals here, and the
+    `per_category` values and `tables:` numbers of a rule file (picogate/rules/loader.py).
+    evaluate computes in float64, so a number must be a finite float64, and an integer
+    must be at most 2**53 in size, where float64 still holds every integer exactly.
+
+    >>> number_problem(2**53 + 1)
+    "integer '9007199254740993' cannot be compared exactly (limit 2**53)"
+    """
+    if isinstance(value, bool):
+        return None
+    shown = written if written is not None and len(written) <= 32 else _abridged(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_EXACT_INT:
+            return f"integer '{shown}' cannot be compared exactly (limit 2**53)"
+        return None
+    if math.isnan(value):
+        return f"'{shown}' is not a number"
+    if math.isinf(value):
+        return f"number '{shown}' is too large for a 64-bit float"
+    return None
+
+
+def _abridged(value: int | float) -> str:
+    """A number as text, its middle cut when long (a 331-digit integer names its size instead)."""
+    if isinstance(value, int):
+        digits = str(abs(value)) if abs(value).bit_length() < 10_000 else ""
+        if not digits:
+            return f"{'-' if value < 0 else ''}<an integer of {abs(value).bit_length()} bits>"
+        sign = "-" if value < 0 else ""
+        return sign + digits if len(digits) <= 24 else f"{sign}{digits[:8]}...{digits[-4:]} ({len(digits)} digits)"
+    return repr(value)
 
 
 def _name(text: str, i: int) -> Token:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import TrainerCallback
-
 from picogate.integrations._callback import PreflightHook
+
+try:
+    from transformers import TrainerCallback
+except ImportError as exc:  # not a picogate dependency: the trainer that uses this callback brings it
+    raise ImportError("picogate.integrations.hf needs transformers (pip install transformers)") from exc
 
 
 class PicogateCallback(TrainerCallback):

@@ -18,7 +18,11 @@ from picogate.integrations._callback import PreflightHook
 try:
     from lightning.pytorch import Callback as _Base
 except ImportError:
-    from pytorch_lightning import Callback as _Base
+    try:
+        from pytorch_lightning import Callback as _Base
+    except ImportError as exc:  # not a picogate dependency: the trainer that uses this callback brings it
+        raise ImportError("picogate.integrations.lightning needs lightning (pip install lightning) "
+                          "or pytorch_lightning") from exc
 
 
 def callback_class(base: type) -> type:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,6 +29,7 @@ import jsonschema
 import polars as pl
 
 from picogate.errors import PicogateError, RuleError
+from picogate.escape import md, md_code, text, xml
 from picogate.evaluate import evaluate
 from picogate.paths import RULES_DIR, SCHEMAS_DIR
 from picogate.result import NO_CHECK_PASSED
@@ -104,13 +106,17 @@ class TestReport:
 # -- loading ------------------------------------------------------------------------------------
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Test files named by `paths` (files, or folders searched recursively for *.yaml / *.yml)."""
+    """Test files named by `paths` (files, or folders searched recursively for *.yaml / *.yml).
+
+    Anything that is not a folder is kept, so that a FIFO or a device among them is refused by name
+    when it is read (`load_file` reads regular files only), not skipped or waited on.
+    """
     out: list[Path] = []
     for ref in paths:
         p = Path(ref)
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
-        elif p.is_file():
+            out += sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and not f.is_dir())
+        elif os.path.lexists(p):
             out.append(p)
         else:
             raise PicogateError(f"{ref}: no such file or folder of rule tests")
@@ -127,7 +133,7 @@ def load_test_file(path: str | Path, *, rules_dir: str | Path | None = None) -> 
     """Read, validate and resolve one test file (its profile is loaded too)."""
     path = Path(path)
     try:
-        doc = load_file(path)
+        doc = load_file(path, "rule-test")
     except YAMLError as exc:
         raise RuleError(exc.reason, file=display_path(path), line=exc.line, column=exc.column) from None
     doc.file = display_path(path)
@@ -276,52 +282,56 @@ def _suggest(rid: str, known: Iterable[str]) -> str:
 # -- reports ------------------------------------------------------------------------------------
 
 def to_text(report: TestReport, *, verbose: bool = False) -> str:
-    """One line per failing case (and per passing one with `verbose`), its diff, then 'N passed, N failed'."""
+    """One line per failing case (and per passing one with `verbose`), its diff, then 'N passed, N failed'.
+
+    Case names, file names and problems are escaped by `picogate.escape.text` (one line each, no `::`).
+    """
     lines: list[str] = []
     current = None
     for r in report.results:
         if r.passed and not verbose:
             continue
         if r.file != current:
-            lines.append(r.file)
+            lines.append(text(r.file))
             current = r.file
         where = f":{r.line}" if r.line else ""
         if r.passed:
-            lines.append(f"  ok    {r.name}")
+            lines.append(f"  ok    {text(r.name)}")
             continue
-        lines.append(f"  FAIL  {r.name}  ({r.file}{where}, profile {r.profile})")
-        lines += [f"        {p}" for p in r.problems]
+        lines.append(f"  FAIL  {text(r.name)}  ({text(r.file)}{where}, profile {text(r.profile)})")
+        lines += [f"        {text(p)}" for p in r.problems]
     lines.append(f"{report.passed} passed, {report.failed} failed")
     return "\n".join(lines) + "\n"
 
 
 def to_markdown(report: TestReport) -> str:
+    """A summary table of the failing cases (or the files run); names and problems escaped."""
     icon = "✅" if report.ok else "❌"
     lines = [f"## {icon} picogate rule tests: {report.passed} passed, {report.failed} failed", ""]
     failed = [r for r in report.results if not r.passed]
     if failed:
         lines += ["| case | file | problems |", "|---|---|---|"]
         for r in failed:
-            detail = "<br>".join(p.strip().replace("|", "\\|") for p in r.problems)
-            lines.append(f"| {r.name} | `{r.file}:{r.line}` | {detail} |")
+            detail = "<br>".join(md(p.strip()) for p in r.problems)
+            lines.append(f"| {md(r.name)} | {md_code(f'{r.file}:{r.line}')} | {detail} |")
     else:
-        lines.append(f"{len(report.files)} file(s): {', '.join(f'`{f}`' for f in report.files)}")
+        lines.append(f"{len(report.files)} file(s): {', '.join(md_code(f) for f in report.files)}")
     return "\n".join(lines) + "\n"
 
 
 def to_junit_xml(report: TestReport) -> str:
-    """One testsuite per file, one testcase per case."""
+    """One testsuite per file, one testcase per case; names and problems hold only XML-legal characters."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name="picogate.rule_tests")
     for file in report.files:
         rows = [r for r in report.results if r.file == file]
-        suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(rows)),
+        suite = ET.SubElement(root, "testsuite", name=xml(file), tests=str(len(rows)),
                               failures=str(sum(not r.passed for r in rows)), errors="0")
         for r in rows:
-            case = ET.SubElement(suite, "testcase", classname=f"picogate.rules.{r.profile}", name=r.name,
-                                 file=file, line=str(r.line or 0))
+            case = ET.SubElement(suite, "testcase", classname=f"picogate.rules.{xml(r.profile)}", name=xml(r.name),
+                                 file=xml(file), line=str(r.line or 0))
             if not r.passed:
-                ET.SubElement(case, "failure", message=r.problems[0]).text = "\n".join(r.problems)
+                ET.SubElement(case, "failure", message=xml(r.problems[0])).text = "\n".join(map(xml, r.problems))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

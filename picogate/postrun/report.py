@@ -18,6 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from picogate.escape import md, md_code
+from picogate.escape import text as plain
 from picogate.io import atomic_write_text
 from picogate.postrun.gate import Outcome
 
@@ -31,10 +33,6 @@ def _num(x: Any, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "missing"
     return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def skill_rows(outcome: Outcome) -> list[dict[str, Any]]:
@@ -71,7 +69,7 @@ def _headline(outcome: Outcome) -> str:
 def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
     """The report as markdown; `chart` is the image file name written beside it (None: no image)."""
     r, ev = outcome.result, outcome.evidence
-    lines = [f"# {_ICON[r.status]} picogate post-run: **{r.status}** — `{ev['run_id']}`", "",
+    lines = [f"# {_ICON[r.status]} picogate post-run: **{r.status}** — {md_code(ev['run_id'])}", "",
              f"Profile `{r.ruleset.profile}`; {_headline(outcome)}.", ""]
     if r.status != "approved":
         lines += ["Training completed and eval produced scores; that is not the same as releasable.", ""]
@@ -81,10 +79,10 @@ def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
         if not rows:
             continue
         lines += [f"## {title}", "", "| check | observed | required | fix |", "|---|---|---|---|"]
-        lines += [f"| `{c['rule_id']}` ({c['outcome']}) | {_md(c['observed'])} | {_md(c['required'])} | "
-                  f"{_md(c['fix'])} |" for c in rows]
+        lines += [f"| {md_code(c['rule_id'])} ({c['outcome']}) | {md(c['observed'])} | {md(c['required'])} | "
+                  f"{md(c['fix'])} |" for c in rows]
         lines.append("")
-        lines += [f"- `{c['rule_id']}`: {_md(c['message'])}" for c in rows]
+        lines += [f"- {md_code(c['rule_id'])}: {md(c['message'])}" for c in rows]
         lines.append("")
     lines += ["## Per-skill eval pass rates", ""]
     if chart:
@@ -93,7 +91,7 @@ def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
     head = "| skill | rows | pass rate | 95% interval | gate |" + (" baseline | change | p |" if with_base else "")
     lines += [head, "|---|---|---|---|---|" + ("---|---|---|" if with_base else "")]
     for s in skill_rows(outcome):
-        row = (f"| {s['skill']} | {_num(s['rows'])} | {_num(s['pass_rate'])} | "
+        row = (f"| {md(s['skill'])} | {_num(s['rows'])} | {_num(s['pass_rate'])} | "
                f"{_num(s['low'])}–{_num(s['high'])} | {_num(s['gate'])} |")
         if with_base:
             row += f" {_num(s['baseline'])} | {_signed(s['delta'])} | {_num(s['delta_p'], 3)} |"
@@ -108,7 +106,7 @@ def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
               f"Status **{ev.get('honesty.status')}**.", "", "| claim | outcome | observed | detail |",
               "|---|---|---|---|"]
     for c in outcome.honesty.checks.iter_rows(named=True):
-        lines.append(f"| `{c['rule_id']}` | {c['outcome']} | {_md(c['observed'])} | {_md(c['message'])} |")
+        lines.append(f"| {md_code(c['rule_id'])} | {c['outcome']} | {md(c['observed'])} | {md(c['message'])} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -173,25 +171,25 @@ def skills_svg(rows: list[dict[str, Any]], *, title: str = "eval pass rate by sk
 def to_text(outcome: Outcome) -> str:
     """A plain terminal report: verdict, failing skills weakest first with fixes, then the rest."""
     r, ev = outcome.result, outcome.evidence
-    lines = [f"{r.status.upper()}  post-run {ev['run_id']}  (profile {r.ruleset.profile}): {_headline(outcome)}"]
+    lines = [f"{r.status.upper()}  post-run {plain(ev['run_id'])}  (profile {r.ruleset.profile}): {_headline(outcome)}"]
     skills, other, warns = sections(outcome)
     for title, rows in (("failing skills, weakest first", skills), ("other blocking checks", other),
                         ("warnings", warns)):
         if rows:
             lines += ["", f"{title}:"]
             for c in rows:
-                lines.append(f"  {c['rule_id']}: observed {c['observed']}, required {c['required']}")
-                lines.append(f"    {c['message']}")
-                lines.append(f"    fix: {c['fix']}")
+                lines.append(f"  {c['rule_id']}: observed {plain(c['observed'])}, required {plain(c['required'])}")
+                lines.append(f"    {plain(c['message'])}")
+                lines.append(f"    fix: {plain(c['fix'])}")
     lines += ["", "per-skill eval (95% Wilson interval):"]
     for s in skill_rows(outcome):
         extra = f"  change {_signed(s['delta'])} (p={_num(s['delta_p'], 3)})" if outcome.baseline else ""
-        lines.append(f"  {s['skill']:<10} {_num(s['pass_rate'])} [{_num(s['low'])}, {_num(s['high'])}] "
+        lines.append(f"  {plain(s['skill']):<10} {_num(s['pass_rate'])} [{_num(s['low'])}, {_num(s['high'])}] "
                      f"n={_num(s['rows'])}  gate {_num(s['gate'])}{extra}")
     lines += ["", f"honesty report: {ev.get('honesty.status')}"]
     for c in outcome.honesty.checks.iter_rows(named=True):
         mark = "ok " if c["effect"] == "ok" else c["effect"]
-        lines.append(f"  [{mark:<5}] {c['rule_id']}: {c['observed']}")
+        lines.append(f"  [{mark:<5}] {c['rule_id']}: {plain(c['observed'])}")
     return "\n".join(lines) + "\n"
 
 

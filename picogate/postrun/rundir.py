@@ -26,13 +26,14 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from picogate.errors import InputError
-from picogate.io import atomic_write, atomic_write_text
+from picogate.io import atomic_write, atomic_write_text, read_bounded, regular_file
 from picogate.jsonstrict import loads_strict
 from picogate.paths import SCHEMAS_DIR
 
@@ -47,14 +48,23 @@ KNOWN_FILES = (MANIFEST, PLAN_FILE, PREFLIGHT_FILE, RESULTS_FILE, METRICS_FILE)
 # Data kinds a plan names, and the evaluator input roles each one vouches for.
 ROLE_KIND = {"eval": "eval", "sft_train": "sft"}
 _CHUNK = 1 << 20
+MAX_JSON_BYTES = 64 << 20  # run.json and preflight.json: a manifest and one run's checks, far below this
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks.
+
+    Only a regular file is hashed (a FIFO would block, a device never end); any OSError is an
+    `InputError` naming the file.
+    """
+    p = regular_file(path, "data")
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
+    try:
+        with open(p, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return h.hexdigest()
 
 
@@ -109,6 +119,7 @@ class RunRecorder:
     def record_preflight(self, plan: str | Path, result: Any, evidence: Mapping[str, Any]) -> dict[str, Any]:
         """Keep the plan, the preflight verdict and evidence, and the hash of every data file it named."""
         from picogate.preflight.plan import load_plan
+        from picogate.yamlstrict import MAX_BYTES as MAX_YAML_BYTES
 
         plan_path = Path(plan)
         loaded = load_plan(plan_path)
@@ -116,7 +127,8 @@ class RunRecorder:
         for kind in ("sft", "eval", "external"):
             found, _ = loaded.resolve(getattr(loaded.spec.data, kind))
             data_files += [_file_entry(p, kind) for p in found]
-        atomic_write(self.path / PLAN_FILE, lambda tmp: tmp.write_bytes(plan_path.read_bytes()))
+        plan_bytes = read_bounded(plan_path, MAX_YAML_BYTES, "plan")  # the bytes load_plan just accepted
+        atomic_write(self.path / PLAN_FILE, lambda tmp: tmp.write_bytes(plan_bytes))
         payload = {**result.to_dict(), "evidence": {k: _finite(v) for k, v in evidence.items()}}
         atomic_write_text(self.path / PREFLIGHT_FILE,
                           json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -210,8 +222,9 @@ class RunDir:
         self.path = Path(path)
         file = self.path / MANIFEST
         if not self.path.is_dir():
-            raise InputError(f"{self.path}: no such run directory")
-        if not file.is_file():
+            what = "not a directory" if os.path.lexists(self.path) else "no such run directory"
+            raise InputError(f"{self.path}: {what}")
+        if not os.path.lexists(file):  # present but not a regular file: refused by name in _read_json
             raise InputError(f"{file}: missing; a run directory is written by picogate.postrun.RunRecorder "
                              "(see docs/run-dir.md)")
         self.manifest = _read_json(file)
@@ -237,7 +250,7 @@ class RunDir:
     def preflight(self) -> dict[str, Any] | None:
         """The recorded preflight result (status, checks, evidence), or None when there is none."""
         entry = self.stages.get("preflight")
-        if entry is None or not self.file(entry["result"]).is_file():
+        if entry is None or not os.path.lexists(self.file(entry["result"])):
             return None
         return _read_json(self.file(entry["result"]))
 
@@ -246,8 +259,9 @@ class RunDir:
         import pyarrow.parquet as pq
 
         p = self.path / name
-        if not p.is_file():
+        if not os.path.lexists(p):
             return None
+        regular_file(p, "parquet")  # pyarrow would block on a FIFO
         try:
             return pq.read_table(p)
         except Exception as exc:  # truncated or foreign files raise many types
@@ -255,7 +269,7 @@ class RunDir:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    obj = loads_strict(path.read_bytes(), str(path))
+    obj = loads_strict(read_bounded(path, MAX_JSON_BYTES, "JSON"), str(path))
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a JSON object")
     return obj

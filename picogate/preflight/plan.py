@@ -140,12 +140,16 @@ class Plan:
         self.base = path.parent
 
     def resolve(self, patterns: list[str]) -> tuple[list[Path], list[str]]:
-        """Files matched by `patterns` (sorted, each once) and the patterns that matched nothing."""
+        """Files matched by `patterns` (sorted, each once) and the patterns that matched nothing.
+
+        Folders are skipped; anything else a pattern matches (a FIFO, a device, a dangling link) is kept
+        so that its reader refuses it by name, rather than the corpus silently shrinking.
+        """
         found: dict[Path, None] = {}
         missing = []
         for pattern in patterns:
             full = pattern if Path(pattern).is_absolute() else str(self.base / pattern)
-            hits = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
+            hits = sorted(Path(p) for p in glob.glob(full, recursive=True) if not Path(p).is_dir())
             if not hits:
                 missing.append(pattern)
             found.update(dict.fromkeys(hits))
@@ -160,7 +164,7 @@ def load_plan(path: str | Path) -> Plan:
     """
     p = Path(path)
     try:
-        doc = load_file(p)
+        doc = load_file(p, "plan")
     except YAMLError as exc:
         raise InputError(str(exc)) from None
     if not isinstance(doc.data, dict):

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from jsonschema.exceptions import best_match
 
 from picogate.errors import InputError
+from picogate.io import read_lines, regular_file
 from picogate.jsonstrict import json_lines
 from picogate.paths import SCHEMAS_DIR
 
@@ -64,15 +65,11 @@ def raw_rows(path: Path) -> Iterator[tuple[str, Any]]:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[str, Any]]:
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below; a generator keeps it open between rows
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with fh:
-        yield from json_lines(fh, path)
+    yield from json_lines(read_lines(path, "rows"), path)  # streamed: regular file checked, no size limit
 
 
 def _parquet(path: Path) -> Iterator[tuple[str, Any]]:
+    regular_file(path, "rows")  # pyarrow would block on a FIFO and report a folder as "not found"
     try:
         pf = pq.ParquetFile(path)
         row = 0

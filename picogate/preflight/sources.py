@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from picogate.errors import InputError
+from picogate.io import read_lines, regular_file
 from picogate.jsonstrict import json_lines
 from picogate.preflight.plan import Data
 
@@ -52,7 +53,11 @@ class TextBatch:
 
 
 def kind_of(path: Path, data: Data) -> str:
-    """TEXT or TOKENS, from the suffix (and for parquet, the column types)."""
+    """TEXT or TOKENS, from the suffix (and for parquet, the column types).
+
+    Every corpus file passes here first, so a FIFO, a device or a folder is refused before any read.
+    """
+    regular_file(path, "corpus")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return TEXT
@@ -80,17 +85,16 @@ def iter_text(path: Path, column: str) -> Iterator[TextBatch]:
         return
     texts: list[str] = []
     size = 0
-    with _open(path) as fh:
-        for where, obj in json_lines(fh, path):
-            text = obj.get(column)
-            if not isinstance(text, str):
-                got = "missing" if text is None else type(text).__name__
-                raise InputError(f"{where}: corpus row needs a string '{column}' field (got {got})")
-            texts.append(text)
-            size += len(text)  # the batch bound is on text held, not on the other fields
-            if len(texts) >= BATCH_ROWS or size >= BATCH_BYTES:
-                yield TextBatch(pa.array(texts, pa.large_string()), path)
-                texts, size = [], 0
+    for where, obj in json_lines(read_lines(path, "corpus"), path):
+        text = obj.get(column)
+        if not isinstance(text, str):
+            got = "missing" if text is None else type(text).__name__
+            raise InputError(f"{where}: corpus row needs a string '{column}' field (got {got})")
+        texts.append(text)
+        size += len(text)  # the batch bound is on text held, not on the other fields
+        if len(texts) >= BATCH_ROWS or size >= BATCH_BYTES:
+            yield TextBatch(pa.array(texts, pa.large_string()), path)
+            texts, size = [], 0
     if texts:
         yield TextBatch(pa.array(texts, pa.large_string()), path)
 
@@ -110,7 +114,10 @@ def _bin(path: Path, data: Data) -> np.ndarray:
     size = _size(path)
     offset, dtype, count = 0, np.dtype(data.token_dtype), None
     if size >= LLMC_HEADER * 4:
-        header = np.fromfile(path, dtype=np.int32, count=3)
+        try:
+            header = np.fromfile(path, dtype=np.int32, count=3)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read token shard ({exc.strerror or exc})") from None
         if header[0] == LLMC_MAGIC:
             if header[1] not in (1, 2):
                 raise InputError(f"{path}: llm.c shard version {header[1]} is not 1 (uint16) or 2 (uint32)")
@@ -122,10 +129,14 @@ def _bin(path: Path, data: Data) -> np.ndarray:
         raise InputError(f"{path}: header says {count} tokens, file holds {body // dtype.itemsize} (truncated?)")
     if body == 0:
         return np.zeros(0, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset)
+    try:
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read token shard ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def _npy(path: Path) -> np.ndarray:
+    regular_file(path, "token shard")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -162,22 +173,16 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _parquet(path: Path) -> pq.ParquetFile:
+    regular_file(path, "parquet")
     try:
         return pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read as parquet ({_first_line(exc)})") from None
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return regular_file(path, "token shard").stat().st_size
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from picogate.catalog import Catalog, metric_from_spec, shipped_catalog
 from picogate.errors import PicogateError, RuleError
 from picogate.expr import ExprError, check_condition, expand, names, parse, placeholders
+from picogate.expr.lexer import number_problem
 from picogate.paths import RULES_DIR, SCHEMAS_DIR
 from picogate.rules.model import Override, Rule, RuleFileSpec, RuleSet, RuleSpec, Source
 from picogate.yamlstrict import Document, YAMLError, load_file
@@ -42,42 +44,51 @@ def load_rules(source: str | Path | RuleSet) -> RuleSet:
     """
     if isinstance(source, RuleSet):
         return source
-    path = _find(str(source), None)
-    return _load_profile(path, ())
+    ref = str(source)
+    path = _find(ref, None)
+    return _load_profile(path, (), name=None if _is_path(ref, None) else ref)
 
 
 def find_profile(name: str) -> Path:
-    """The shipped rule file whose `profile:` is `name`."""
+    """The shipped rule file of profile `name`: `rules/NAME.yaml` (or `.yml`)."""
     return _find(name, None)
 
 
-def _find(ref: str, near: Path | None) -> Path:
+def _is_path(ref: str, near: Path | None) -> bool:
+    """A reference with a YAML suffix or a folder in it is a path; a bare word is a profile name.
+
+    At the top level (`near` is None) an existing file of any name is also taken as a path (a folder
+    that happens to share a profile's name is not).
+    """
     p = Path(ref)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    return p.suffix in (".yaml", ".yml") or len(p.parts) > 1 or (near is None and p.exists() and not p.is_dir())
+
+
+def _find(ref: str, near: Path | None) -> Path:
+    """The rule file `ref` names: a path (relative to `near`, the folder of the file that names it),
+    or a profile name looked up as NAME.yaml / NAME.yml in `near`, then in the shipped rules.
+
+    Names resolve by file name only: no folder is listed and no other file is opened, so a FIFO or a
+    device beside the rule files can never hang or flood the loader (the file found is read, bounded,
+    by `load_spec`).
+    """
+    if _is_path(ref, near):
+        p = Path(ref)
         if near is not None and not p.is_absolute():
             p = near / p
-        if not p.is_file():
+        if not os.path.lexists(p):
             raise RuleError(f"rule file not found: {ref}", file=str(ref))
         return p
-    dirs = [d for d in (near, RULES_DIR) if d is not None]
-    for d in dirs:
+    for d in (near, RULES_DIR):
+        if d is None:
+            continue
         for cand in (d / f"{ref}.yaml", d / f"{ref}.yml"):
-            if cand.is_file():
+            if os.path.lexists(cand):
                 return cand
-    for d in dirs:  # a file whose stem differs from its profile name
-        for cand in sorted(d.glob("*.y*ml")):
-            try:
-                if _peek_profile(cand) == ref:
-                    return cand
-            except PicogateError:
-                continue
-    shipped = sorted(_peek_profile(f) for f in RULES_DIR.glob("*.yaml"))
-    raise RuleError(f"no profile named '{ref}' (shipped profiles: {', '.join(shipped)})", file=ref)
-
-
-def _peek_profile(path: Path) -> str:
-    data = load_file(path).data
-    return data.get("profile", "") if isinstance(data, dict) else ""
+    shipped = sorted({f.stem for pattern in ("*.yaml", "*.yml") for f in RULES_DIR.glob(pattern)})  # names only
+    where = f"no {ref}.yaml in {display_path(near)}/ and " if near is not None else ""
+    raise RuleError(f"no profile named '{ref}' ({where}none shipped; shipped profiles: {', '.join(shipped)})",
+                    file=ref)
 
 
 def display_path(path: Path) -> str:
@@ -91,13 +102,26 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-def _load_profile(path: Path, chain: tuple[Path, ...]) -> RuleSet:
+def _load_profile(path: Path, chain: tuple[Path, ...], *, name: str | None = None) -> RuleSet:
+    """Load `path` and, first, the parents it extends; `name` is the profile name `path` was found by."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise RuleError(f"profiles extend each other in a cycle: {cycle}", file=display_path(path))
     doc, spec = load_spec(path)
-    parents = [_load_profile(_find(name, path.parent), (*chain, resolved)) for name in spec.extends]
+    if name is not None and spec.profile != name:  # found by file name: the file must be that profile
+        line, col = doc.where(("profile",))
+        raise RuleError(f"profile '{spec.profile}' is in a file named for '{name}'; a profile is found by its "
+                        f"file name, so name the file {spec.profile}.yaml (or the profile '{name}')",
+                        file=doc.file, line=line, column=col)
+    parents = []
+    for i, parent in enumerate(spec.extends):
+        try:
+            found = _find(parent, path.parent)
+        except RuleError as exc:  # point at the `extends` entry that names it
+            line, col = doc.where(("extends", i))
+            raise RuleError(f"extends: {exc.reason}", file=doc.file, line=line, column=col) from None
+        parents.append(_load_profile(found, (*chain, resolved), name=parent))
 
     catalog = shipped_catalog()
     for parent in parents:
@@ -151,7 +175,7 @@ def _load_profile(path: Path, chain: tuple[Path, ...]) -> RuleSet:
 def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
     """Parse and validate one file (no `extends` resolution)."""
     try:
-        doc = load_file(path)
+        doc = load_file(path, "rule")
     except YAMLError as exc:
         raise RuleError(exc.reason, file=display_path(path), line=exc.line, column=exc.column) from None
     doc.file = display_path(path)
@@ -170,7 +194,42 @@ def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
         line, col = doc.where(loc)
         where = ".".join(map(str, loc))
         raise RuleError(f"{where}: {err['msg']}", file=doc.file, line=line, column=col) from None
+    _check_numbers(doc)
     return doc, spec
+
+
+def _check_numbers(doc: Document) -> None:
+    """Refuse a number the engine could not compute with, wherever the file states it.
+
+    `per_category` values become literals of a check and `tables:` numbers feed collectors, so
+    they obey the range rule of a number written in a check (`number_problem`): a finite float64,
+    an integer at most 2**53 in size. Otherwise 9007199254740993 would compare as ...992, and a
+    331-digit threshold would pass `rules check` and then fail `evaluate` with an OverflowError.
+    """
+    for path, value in _numbers(doc.data, ()):
+        problem = number_problem(value)
+        if problem is None:
+            continue
+        rule_id = None
+        if len(path) >= 2 and path[0] == "rules":
+            rule_id = doc.data["rules"][path[1]].get("id")
+            if len(path) >= 5 and path[2:4] == ("per_category", "values") and rule_id:
+                rule_id = f"{rule_id}.{path[4]}"  # the expanded rule's id, as reports show it
+        line, col = doc.scalars.get(path) or doc.where(path)
+        raise RuleError(f"{'.'.join(map(str, path))}: {problem}", file=doc.file, rule_id=rule_id,
+                        line=line, column=col)
+
+
+def _numbers(data: object, path: tuple) -> Iterator[tuple[tuple, int | float]]:
+    """Every number in a loaded YAML document with its path, in document order."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _numbers(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _numbers(value, (*path, i))
+    elif isinstance(data, int | float) and not isinstance(data, bool):
+        yield path, data
 
 
 def _schema_error(err: jsonschema.ValidationError, doc: Document) -> RuleError:

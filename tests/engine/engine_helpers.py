@@ -17,9 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
-from picogate.catalog import Catalog, Metric
+from picogate.catalog import BASELINE_PREFIX, Catalog, Metric
 from picogate.expr import OUTCOMES, check_condition, compile_check, names, parse, reference
 from picogate.metrics import normalize
+from picogate.rules.model import Rule, RuleSet, Source
 
 REPO = Path(__file__).resolve().parents[2]
 MARKERS = {".nan": math.nan, ".inf": math.inf, "-.inf": -math.inf}
@@ -83,6 +84,43 @@ def reference_outcomes(node, rows: list[Mapping[str, object]], frame, flags) -> 
 def both(node, rows: list[Mapping[str, object]]) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
     compiled, frame, flags = polars_outcomes(node, rows)
     return compiled, reference_outcomes(node, rows, frame, flags)
+
+
+def examples(default: int) -> int:
+    """Hypothesis examples per test: `default` in CI; PICOGATE_HYPOTHESIS_EXAMPLES=N asks every test for N."""
+    return int(os.environ.get("PICOGATE_HYPOTHESIS_EXAMPLES", default))
+
+
+def catalog_for(wanted: list[str]) -> Catalog:
+    """A catalog declaring every name (baseline names by their metric), typed by `kind_of`."""
+    plain = dict.fromkeys(n[len(BASELINE_PREFIX):] if n.startswith(BASELINE_PREFIX) else n for n in wanted)
+    return Catalog(Metric(n, {"num": "float", "str": "string", "bool": "bool"}[kind_of(n)], "test") for n in plain)
+
+
+def ruleset(*checks: str) -> RuleSet:
+    """A profile of block rules `r0, r1, ...`, one per check, built in code (no YAML), as evaluate takes it."""
+    nodes = [checked(c) for c in checks]
+    catalog = catalog_for([n for node in nodes for n in names(node)])
+    rules = tuple(Rule(f"r{i}", f"r{i}", None, {}, "postrun", "block", "fail", text, node, "observed {observed}",
+                       "fix it", "", Source("test")) for i, (text, node) in enumerate(zip(checks, nodes, strict=True)))
+    return RuleSet("test", rules, catalog)
+
+
+def frame_of(rows: list[Mapping[str, object]], width: object = pl.Float64) -> pl.DataFrame:
+    """A metrics table, one row per mapping (`run_id` 0, 1, ...); numbers as `width` floats (NaN, inf kept)."""
+    present = list(dict.fromkeys(n for r in rows for n in r))
+    columns = [pl.Series("run_id", [str(i) for i in range(len(rows))])]
+    for n in present:
+        s = _series(n, [_cell(n, r.get(n)) for r in rows])
+        columns.append(s.cast(width) if s.dtype == pl.Float64 else s)  # type: ignore[arg-type]
+    return pl.DataFrame(columns)
+
+
+def reference_row(row: Mapping[str, object], baseline: Mapping[str, object] | None = None) -> dict[str, object]:
+    """What the reference interpreter reads: the run's cells and the baseline's under `baseline.`."""
+    out = {n: _cell(n, v) for n, v in row.items()}
+    out.update({BASELINE_PREFIX + n: _cell(n, v) for n, v in (baseline or {}).items()})
+    return out
 
 
 def picogate_cmd() -> list[str]:

@@ -6,6 +6,9 @@
   polars outcome equals the plain-Python reference outcome on every row.
 - Random text: `parse` either returns an AST or raises `ExprError`, nothing else.
 - `parse(to_text(parse(s)))` gives the same AST shape (positions aside).
+
+More through the public `evaluate` (baselines, many runs, float widths): test_engine_differential_runs.py.
+Set PICOGATE_HYPOTHESIS_EXAMPLES=N for a longer run (N examples per test).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import contextlib
 import dataclasses
 import math
 
-from engine_helpers import both, checked
+from engine_helpers import both, checked, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +92,7 @@ bad_row = row_strategy.flatmap(lambda r: st.just({**r, "x": "not a number"}))  #
 rows_strategy = st.lists(st.one_of(row_strategy, row_strategy, row_strategy, bad_row), min_size=1, max_size=6)
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=examples(1000), **SETTINGS)
 @given(text=bool_expr, rows=rows_strategy)
 def test_compiled_polars_matches_reference(text: str, rows: list[dict]) -> None:
     node = checked(text)
@@ -109,7 +112,7 @@ def shape(node: object) -> object:
     return (type(node).__name__, node)
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=examples(400), **SETTINGS)
 @given(text=st.one_of(bool_expr, num_expr, str_expr))
 def test_to_text_round_trips(text: str) -> None:
     node = parse(text)
@@ -125,7 +128,7 @@ FUZZ_ALPHABET = st.one_of(
 )
 
 
-@settings(max_examples=1500, **SETTINGS)
+@settings(max_examples=examples(1500), **SETTINGS)
 @given(text=st.lists(FUZZ_ALPHABET, max_size=40).map("".join))
 def test_parser_only_raises_expr_error(text: str) -> None:
     try:
@@ -137,7 +140,7 @@ def test_parser_only_raises_expr_error(text: str) -> None:
     assert shape(parse(to_text(node))) == shape(node)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(text=st.text(max_size=60))
 def test_parser_on_arbitrary_unicode(text: str) -> None:
     with contextlib.suppress(ExprError):

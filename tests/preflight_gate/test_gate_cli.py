@@ -53,7 +53,7 @@ def test_blocked_exits_1_and_out_chooses_the_file(edit_plan, tmp_path: Path,
     (lambda d: (d / "plan.yaml").write_text("run_id: x\nrun_id: y\n"), "duplicate key 'run_id'"),
     (lambda d: (d / "data/eval/release_eval.jsonl").write_text('{"id": 1, "skill": "math"\n'),
      "release_eval.jsonl:1: invalid JSON"),
-    (lambda d: (d / "plan.yaml").unlink(), "cannot read file"),
+    (lambda d: (d / "plan.yaml").unlink(), "plan.yaml: no such file"),
 ])
 def test_cannot_run_exits_2_with_one_line(example: Path, capsys: pytest.CaptureFixture, setup, reason: str) -> None:
     setup(example.parent)
