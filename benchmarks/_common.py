@@ -1,10 +1,13 @@
-"""Helpers shared by the benchmarks: a timer, the machine stamp and the atomic results writer."""
+"""Helpers shared by the benchmarks: a timer, the machine stamp, the atomic results writer and a child
+that reports its own peak RSS."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -50,3 +53,55 @@ def write_results(path: str | Path, result: dict, *, write: bool = True) -> dict
         write_json_atomic(path, result)
         print(f"wrote {path}")
     return result
+
+
+# Defines peak_rss_mb() in a child: its own high-water RSS (VmHWM) in MB; ru_maxrss (KiB on Linux) only
+# where /proc is missing. Not the parent's ru_maxrss for its children: on Linux a child inherits its
+# parent's peak across fork and exec, so a parent that built a large input would be counted in every child.
+PEAK_RSS = """
+import resource
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+
+def run_child(code: str, args: list[str], *, cwd: str | Path | None = None, name: str = "child") -> dict:
+    """Run `code` in a fresh interpreter with `PEAK_RSS` in scope; return the JSON object it prints last.
+
+    The child measures itself (`peak_rss_mb()`), so nothing of this process leaks into its figure.
+    `wall_seconds` (the whole child, interpreter start included) is added.
+    """
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS + code, *args], capture_output=True, text=True, cwd=cwd)
+    if proc.returncode:
+        raise SystemExit(f"{name} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_seconds"] = time.perf_counter() - start
+    return out
+
+
+# `python -m picogate ARGV > /dev/null` in-process, as picogate/__main__.py does, then one JSON line on
+# the real stdout: the exit status, seconds and this process's peak RSS.
+CLI_TO_DEVNULL = """
+import json, os, sys, time
+real = os.dup(1)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+start = time.perf_counter()
+from picogate.cli import main
+try:
+    rc = main(sys.argv[1:])
+except SystemExit as exc:
+    rc = exc.code
+sys.stdout.flush()
+os.write(real, (json.dumps({"exit": rc, "seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()})
+                + "\n").encode())
+"""
+
+
+def cli_peak_rss(argv: list[str], *, cwd: str | Path | None = None) -> dict:
+    """Peak RSS (MB) of `picogate ARGV > /dev/null` in a fresh interpreter, with its exit status and seconds."""
+    return run_child(CLI_TO_DEVNULL, argv, cwd=cwd, name="picogate " + " ".join(argv[:1]))

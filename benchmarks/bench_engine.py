@@ -308,8 +308,11 @@ def write_rule_file(path: Path) -> None:
 
 # -- (b): hand-written polars ----------------------------------------------------------------------
 
-def hand_written(df: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
-    """Outcome codes and statuses for every run, written directly in polars (one lazy query)."""
+def hand_written(df: pl.DataFrame, checks: list[Check], prep: list[pl.Expr] | None = None) -> pl.DataFrame:
+    """Outcome codes and statuses for every run, written directly in polars (one lazy query).
+
+    `prep` (workload 2) is applied to the raw columns first, e.g. NaN to null once per column.
+    """
     def code(ch: Check) -> pl.Expr:
         w = pl.when(ch.error).then(pl.lit(ERROR, pl.Int8)).when(ch.value.is_null()) if ch.error is not None \
             else pl.when(ch.value.is_null())
@@ -331,10 +334,80 @@ def hand_written(df: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
               .when(pl.any_horizontal(warns)).then(pl.lit("warn"))
               .when(passed).then(pl.lit("approved"))
               .otherwise(pl.lit("blocked")).alias("status"))
-    return (df.lazy()
+    lazy = df.lazy().with_columns(prep) if prep else df.lazy()
+    return (lazy
             .select(pl.col("run_id"), *[code(ch).alias(f"c{i}") for i, ch in enumerate(checks)])
             .with_columns(status)
             .collect())
+
+
+# -- workload 2 (issue 17): 10 float metrics, 50 rules of three shapes --------------------------------
+
+FLOATS = [f"w2.m{k}" for k in range(10)]
+
+
+def f(name: str) -> pl.Expr:
+    """A float metric with its NaNs as missing (`_w2_prep` has already done that, once per column)."""
+    return pl.col(name)
+
+
+def make_float_runs(n: int, seed: int = 0, *, shuffle: bool = False) -> pl.DataFrame:
+    """`n` runs x 10 float metrics in [0, 1): ~1% nulls and ~0.01% NaNs per column, ~0.02% exactly -1.0
+    (so `b + 1` is 0 and `a / (b + 1)` is an error), 0.1% runs with every metric missing.
+    Run ids as `make_runs` makes them, sorted unless `shuffle`."""
+    rng = np.random.default_rng(seed + 2)
+    empty = rng.random(n) < 0.001
+    ids = [f"run-{i:07d}" for i in range(n)]
+    cols = [pl.Series("run_id", [ids[i] for i in rng.permutation(n)] if shuffle else ids, pl.String)]
+    for name in FLOATS:
+        values = rng.random(n)
+        values[rng.random(n) < 0.0002] = -1.0
+        null = (rng.random(n) < 0.01) | empty
+        values[(rng.random(n) < 0.0001) & ~null] = np.nan
+        s = pl.Series(name, values, pl.Float64)
+        cols.append(s.scatter(np.flatnonzero(null), None) if null.any() else s)
+    return pl.DataFrame(cols)
+
+
+def float_checks(seed: int = 0) -> list[tuple[Check, str]]:
+    """50 checks, one third each of `a >= t`, `a >= t and b < u`, `a / (b + 1) <= t`; even ones block.
+
+    Thresholds are drawn so each check fails for well under 1% of runs (the statuses come out mixed),
+    and are rounded to 4 places so the rule file and the hand-written twin compare the same float.
+    """
+    rng = np.random.default_rng(seed + 3)
+    out = []
+    for i in range(50):
+        severity = "block" if i % 2 == 0 else "warn"
+        a, b = FLOATS[i % 10], FLOATS[(3 * i + 1) % 10]  # 3i + 1 = i (mod 10) has no solution: a != b
+        t = round(float(rng.uniform(0.001, 0.005) if severity == "block" else rng.uniform(0.005, 0.01)), 4)
+        error = None
+        if i % 3 == 0:
+            text, value = f"{a} >= {t}", f(a) >= t
+        elif i % 3 == 1:
+            u = round(float(rng.uniform(0.99, 0.999)), 4)
+            text, value = f"{a} >= {t} and {b} < {u}", (f(a) >= t) & (f(b) < u)
+        else:
+            t = round(float(rng.uniform(0.85, 0.95)), 4)
+            r = f(a) / (f(b) + 1)
+            text, value, error = f"{a} / ({b} + 1) <= {t}", r <= t, r.is_infinite() | r.is_nan()
+        out.append((Check(f"w2.r{i:02d}", severity, "fail", value, error), text))
+    return out
+
+
+def write_float_rule_file(path: Path, checks: list[tuple[Check, str]]) -> None:
+    """Workload 2's rule file: the 10 metrics declared under `metrics:`, then the 50 rules."""
+    q = json.dumps
+    lines = ["profile: bench_engine_floats", "description: synthetic benchmark profile, 50 float checks",
+             "metrics:", *[f"  {q(name)}: {{type: float, description: synthetic}}" for name in FLOATS], "rules:"]
+    for ch, text in checks:
+        lines += [f"  - id: {ch.id}", "    stage: postrun", f"    severity: {ch.severity}", f"    check: {q(text)}",
+                  '    message: "observed {observed}, required {required}"', f"    fix: {q('fix ' + ch.id)}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+# NaN is missing: turned into null once per column, before the checks read it
+W2_PREP = [pl.col(FLOATS).fill_nan(None)]
 
 
 # -- (c): the per-row reference interpreter ----------------------------------------------------------

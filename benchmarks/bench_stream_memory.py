@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks._common import machine, write_json_atomic
+from benchmarks._common import machine, run_child, write_json_atomic
 
 DOC_BYTES = 2048
 SHARD_BYTES = 256 << 20
@@ -84,19 +83,9 @@ launch: {{device_batch_size: 32, max_seq_len: 2048, total_batch_size: 524288, np
     return plan
 
 
-# The child's own high-water RSS in MB; ru_maxrss (KiB on Linux) only where /proc is missing.
-PEAK = """
-import resource
-def peak_rss_mb():
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-"""
-
+# Each child prints one JSON line last; `peak_rss_mb()` is defined by `_common.PEAK_RSS`.
 CHILD = {
-    "stream": PEAK + """
+    "stream": """
 import json, sys, time
 from picogate.preflight.gate import run
 t = time.perf_counter()
@@ -106,7 +95,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "status": result.status,
                   "dedup": {k: v for k, v in ev.items() if k.startswith("dedup.")} or None,
                   "peak_rss_mb": peak_rss_mb()}))
 """,
-    "eager": PEAK + """
+    "eager": """
 import json, sys, time
 import polars as pl
 t = time.perf_counter()
@@ -119,15 +108,8 @@ print(json.dumps({"seconds": time.perf_counter() - t, "documents": df.height, "b
 
 
 def measure(kind: str, args: list[str]) -> dict:
-    """Run one child in a fresh interpreter; it reports its own peak RSS (see `PEAK`)."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD[kind], *args], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
-    if proc.returncode:
-        raise SystemExit(f"{kind} failed:\n{proc.stderr[-2000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["wall_seconds"] = time.perf_counter() - start
-    return out
+    """Run one child in a fresh interpreter; it reports its own peak RSS (`_common.PEAK_RSS`)."""
+    return run_child(CHILD[kind], args, cwd=Path(__file__).resolve().parents[1], name=kind)
 
 
 def main() -> None:
