@@ -86,7 +86,7 @@ def run_child(code: str, args: list[str], *, cwd: str | Path | None = None, name
 
 # `python -m picogate ARGV > /dev/null` in-process, as picogate/__main__.py does, then one JSON line on
 # the real stdout: the exit status, seconds and this process's peak RSS.
-CLI_TO_DEVNULL = """
+CLI_TO_DEVNULL = r"""
 import json, os, sys, time
 real = os.dup(1)
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)

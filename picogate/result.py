@@ -22,7 +22,6 @@ from picogate.metrics import RUN_ID
 from picogate.rules.model import Rule, RuleSet
 from picogate.verdict import BLOCK, EFFECTS, WARN, codes_with_effect, effect_expr
 
-STATUS_ORDER = {"approved": 0, "warn": 1, "blocked": 2}
 _SHOW_ORDER = ("blocked", "warn", "approved")  # reports lead with the worst
 OUTCOME_DTYPE = pl.Enum(list(OUTCOMES))
 EFFECT_DTYPE = pl.Enum(list(EFFECTS))
@@ -44,8 +43,8 @@ class GateResult:
     @cached_property
     def status(self) -> str:
         """The worst verdict over all runs: approved, warn or blocked."""
-        statuses = self._wide.get_column("_status").unique().to_list()
-        return max(statuses, key=STATUS_ORDER.__getitem__)
+        worst = self._wide.get_column("_status").max()  # an Enum in status order: max is the worst
+        return str(worst) if worst is not None else "blocked"
 
     @cached_property
     def runs(self) -> pl.DataFrame:
@@ -60,7 +59,7 @@ class GateResult:
         passed = [(pl.col(f"#{i}") == PASS).cast(pl.UInt32) for i in range(len(rules))]
         return self._wide.select(
             pl.col(RUN_ID),
-            pl.col("_status").alias("status"),
+            pl.col("_status").cast(pl.String).alias("status"),
             count(BLOCK).alias("blocking"),
             count(WARN).alias("warnings"),
             (pl.sum_horizontal(passed).cast(pl.UInt32) if passed else pl.lit(0, pl.UInt32)).alias("passed"),

@@ -75,10 +75,19 @@ def status_columns(columns: Sequence[str], rules: Sequence[Rule]) -> list[pl.Exp
     ]
 
 
+STATUSES = ("approved", "warn", "blocked")  # in order: a run's status is the worst that applies
+STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
+STATUS_DTYPE = pl.Enum(list(STATUSES))  # small integer codes with names; `max()` is the worst status
+
+
+def _status(name: str) -> pl.Expr:
+    return pl.lit(name, STATUS_DTYPE)
+
+
 STATUS = (
-    pl.when(pl.col("_any_block")).then(pl.lit("blocked"))
-    .when(pl.col("_any_warn")).then(pl.lit("warn"))
-    .when(pl.col("_any_pass")).then(pl.lit("approved"))
-    .otherwise(pl.lit("blocked"))  # nothing passed: no evidence is not approval
+    pl.when(pl.col("_any_block")).then(_status("blocked"))
+    .when(pl.col("_any_warn")).then(_status("warn"))
+    .when(pl.col("_any_pass")).then(_status("approved"))
+    .otherwise(_status("blocked"))  # nothing passed: no evidence is not approval
     .alias("_status")
 )

@@ -25,10 +25,9 @@ from picogate.evaluate import evaluate, read_names
 from picogate.expr import compile_check, names, to_text
 from picogate.metrics import RUN_ID, MetricsSource, normalize, read_metrics
 from picogate.rules import Rule, RuleSet, load_rules
-from picogate.verdict import EFFECTS, STATUS, effect_expr, status_columns
+from picogate.verdict import EFFECTS, STATUS, STATUS_ORDER, effect_expr, status_columns
 
 _NEW = "\x00new:"  # prefix of a column the new rules read with a different type than the old ones
-_STATUS_ORDER = {"approved": 0, "warn": 1, "blocked": 2}
 _TYPES = {"num": pl.Float64, "str": pl.String, "bool": pl.Boolean}
 
 
@@ -236,5 +235,5 @@ def rule_changes(old: RuleSet, new: RuleSet) -> list[RuleChange]:
 
 def status_change(old: str, new: str) -> str:
     """'stricter', 'looser' (or 'same') for a verdict change."""
-    d = _STATUS_ORDER[new] - _STATUS_ORDER[old]
+    d = STATUS_ORDER[new] - STATUS_ORDER[old]
     return "stricter" if d > 0 else "looser" if d < 0 else "same"
