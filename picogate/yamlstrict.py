@@ -27,6 +27,7 @@ from picogate.io import read_bounded
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_DEPTH = 32
+_MAX_DIGITS = 400  # far beyond any exact number (2**53 has 16 digits); refused, never parsed
 MAX_BYTES = 2_000_000
 
 _NULL = {"", "~", "null", "Null", "NULL"}
@@ -196,10 +197,14 @@ def _plain(event: Any, fail: Any) -> Any:
     if _OTHER_BASE.fullmatch(s):
         raise fail(event.start_mark, f"'{s}': write numbers in decimal")
     if _INT.fullmatch(s):
+        if len(s) > _MAX_DIGITS:  # int() of a huge digit string is slow, then refused by Python itself
+            raise fail(event.start_mark, f"'{s[:12]}...' ({len(s)} characters) is too long for a number")
         return int(s.replace("_", ""))
     if _FLOAT.fullmatch(s) and any(c.isdigit() for c in s):
         value = float(s.replace("_", ""))
         if value in (float("inf"), float("-inf")):
             raise fail(event.start_mark, f"'{s}' is too large for a 64-bit float")
+        if value == 0 and re.search(r"[1-9]", re.split(r"[eE]", s)[0]):
+            raise fail(event.start_mark, f"'{s}' is too small for a 64-bit float (it would read as 0)")
         return value
     return s

@@ -141,6 +141,8 @@ def number_problem(value: int | float, written: str | None = None) -> str | None
         return f"'{shown}' is not a number"
     if math.isinf(value):
         return f"number '{shown}' is too large for a 64-bit float"
+    if value == 0 and written is not None and re.search(r"[1-9]", re.split(r"[eE]", written)[0]):
+        return f"number '{shown}' is too small for a 64-bit float (it would read as 0)"
     return None
 
 
