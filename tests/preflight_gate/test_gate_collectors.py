@@ -88,3 +88,10 @@ def test_every_collected_metric_is_catalogued(example: Path) -> None:
     unknown = [name for name in ev if name != "run_id" and catalog.lookup(name) is None]
     assert not unknown
     assert shipped_catalog().lookup("data.eval.math.rows").type == "int"
+
+
+def test_shipped_catalog_is_valid_against_its_schema() -> None:
+    """The shipped catalog is not re-validated on every start; this test is where it is checked."""
+    from picogate.catalog import check_shipped_catalog
+
+    check_shipped_catalog()
