@@ -59,7 +59,7 @@ def _say(text: str) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo; `args` may carry format, out and sft_steps (defaults otherwise). Returns 0."""
     from picogate.io import atomic_write_text
-    from picogate.postrun.cli import render
+    from picogate.postrun.cli import PostrunReport
     from picogate.postrun.gate import run
     from picogate.postrun.report import write_reports
     from picogate.preflight.gate import run as preflight_run
@@ -86,7 +86,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     _say("\n== 3. post-run: may its model be released? ==\n")
     outcome = run(out)
-    sys.stdout.write(render(outcome, fmt))
+    sys.stdout.write(PostrunReport(outcome).render(fmt))
     paths = write_reports(outcome, out)
     _say(f"\ntraining completed, eval produced scores, and the release verdict is: {outcome.result.status.upper()}")
     _say(f"run directory left in {out}/ (report {paths['markdown'].name}, chart {paths['chart'].name}); "

@@ -7,7 +7,8 @@ one function here, and no report escapes on its own (DESIGN.md, "Output is inert
 - `text`: terminals and plain text (used as data, never as rich markup);
 - `md` / `md_code`: markdown (GitHub job summaries, pull-request comments);
 - `xml`: JUnit attributes and text (ElementTree then escapes `<&>"`);
-- `gh_data` / `gh_property`: GitHub workflow-command message and properties.
+- `gh_data` / `gh_property`: GitHub workflow-command message and properties;
+- `sarif_message`: SARIF message text (JSON escapes the rest).
 
 All but the GitHub pair share `_one_line`: a datum stays on one line (newlines and every
 other control character become a visible `\\n`, `\\x1b`, ...), so only picogate starts a
@@ -113,3 +114,13 @@ def gh_property(value: object) -> str:
     'a%3Ab%2Cc'
     """
     return gh_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def sarif_message(value: object) -> str:
+    """SARIF message text: `{` and `}` doubled, as SARIF 2.1.0 (3.11.5) requires of every message string
+    (a single brace would open a `{0}` placeholder); JSON escapes everything else.
+
+    >>> sarif_message("{skill}: rate {observed}")
+    '{{skill}}: rate {{observed}}'
+    """
+    return str(value).replace("{", "{{").replace("}", "}}")

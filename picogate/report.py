@@ -39,6 +39,7 @@ def to_dict(result: GateResult) -> dict[str, Any]:
         "stage": result.stage,
         "rule_files": list(rs.files),
         "overrides": [{"rule_id": o.rule_id, "replaced": str(o.replaced), "by": str(o.by)} for o in rs.overrides],
+        "changes": [c.to_dict() for c in rs.changes],  # category values the profile's files changed
         "runs": result.runs.to_dicts(),
         "checks": clean(result.checks.with_columns(pl.col("outcome", "effect").cast(pl.String)).to_dicts()),
     }
@@ -62,7 +63,9 @@ def to_markdown(result: GateResult, *, max_runs: int = 50) -> str:
     ]
     for o in result.ruleset.overrides:
         lines.append(f"- rule {md_code(o.rule_id)} from {md(o.replaced)} is overridden by {md(o.by)}")
-    if result.ruleset.overrides:
+    for ch in result.ruleset.changes:
+        lines.append(f"- category {md(ch.describe())} ({md(ch.by)})")
+    if result.ruleset.overrides or result.ruleset.changes:
         lines.append("")
     shown = result.worst(max_runs)  # check rows for the shown runs only
     failing = shown.failing()
@@ -83,7 +86,9 @@ def to_markdown(result: GateResult, *, max_runs: int = 50) -> str:
 
 
 def to_junit_xml(result: GateResult) -> str:
-    """One testsuite per run, one testcase per check: fail -> <failure>, error/missing -> <error>."""
+    """One testsuite per run, one testcase per check. What blocks: fail -> <failure>, missing/error ->
+    <error>. A warning is `<skipped message="warning (...): ...">`, never a failure, so a warn-only run
+    is green in CI exactly as its exit status is 0; so is a missing value the rule allows."""
     buf = io.StringIO()
     write_junit_xml(result, buf)
     return buf.getvalue()
@@ -117,6 +122,9 @@ def _junit_suites(checks: pl.DataFrame) -> Iterator[ET.Element]:
             if c["effect"] == "ok" and c["outcome"] != "pass":
                 ET.SubElement(case, "skipped", message=f"{c['outcome']}, allowed by the rule: {xml(c['message'])}")
                 n_skip += 1
+            elif c["effect"] == "warn":  # a warning is not a failure: JUnit agrees with the exit status
+                ET.SubElement(case, "skipped", message=f"warning ({c['outcome']}): {xml(c['message'])}").text = body
+                n_skip += 1
             elif c["outcome"] == "fail":
                 ET.SubElement(case, "failure", message=xml(c["message"]), type=f"{c['severity']}").text = body
                 n_fail += 1
@@ -149,6 +157,8 @@ def print_text(result: GateResult, *, max_runs: int = 20, file: Any = None) -> N
     for o in result.ruleset.overrides:
         console.print(Text(f"  note: rule {text(o.rule_id)} from {text(o.replaced)} is overridden by {text(o.by)}",
                            style="dim"))
+    for ch in result.ruleset.changes:
+        console.print(Text(f"  note: category {text(ch.describe())} ({text(ch.by)})", style="dim"))
     shown = result.worst(max_runs)  # check rows for the shown runs only
     failing = shown.failing()
     for run in shown.runs.iter_rows(named=True):

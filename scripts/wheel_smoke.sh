@@ -58,6 +58,10 @@ run "picogate evaluate examples/metrics.jsonl --rules skill_release" 0 1 -- \
     picogate evaluate "$REPO/examples/metrics.jsonl" --rules skill_release
 run "picogate preflight examples/plan.yaml" 0 -- picogate preflight "$REPO/examples/plan.yaml" -q
 grep -q "approved" "$tmp/out" || { cat "$tmp/out" >&2; fail "examples/plan.yaml was not approved"; }
-run "picogate rules test (shipped)" 0 -- picogate rules test
+# with no rules/tests/ here, `rules test` says so (exit 2) instead of testing the shipped profiles
+run "picogate rules test (no rules/tests here)" 2 -- picogate rules test
+grep -q "no rules/tests/ folder" "$tmp/out" || { cat "$tmp/out" >&2; fail "rules test did not say what is missing"; }
+shipped_tests="$("$py" -c 'from picogate.paths import RULES_DIR; print(RULES_DIR / "tests")')"
+run "picogate rules test (shipped, named)" 0 -- picogate rules test "$shipped_tests"
 
 echo "wheel smoke: ok ($(basename "$wheel"), fresh venv, $((SECONDS - start)) s)"

@@ -123,7 +123,8 @@ def number_problem(value: int | float, written: str | None = None) -> str | None
     """Why `value` cannot be a number of a check (None if it can), as a sentence naming it.
 
     The one range rule for every number a check computes with: literals here, and the
-    `per_category` values and `tables:` numbers of a rule file (picogate/rules/loader.py).
+    `per_category` values, `categories:` tables and `tables:` numbers of a rule file
+    (picogate/rules/loader.py).
     evaluate computes in float64, so a number must be a finite float64, and an integer
     must be at most 2**53 in size, where float64 still holds every integer exactly.
 

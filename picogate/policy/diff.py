@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from picogate.catalog import BASELINE_PREFIX, Catalog
 from picogate.evaluate import evaluate, read_names
 from picogate.expr import compile_check, names, to_text
 from picogate.metrics import RUN_ID, MetricsSource, normalize, read_metrics
-from picogate.rules import Rule, RuleSet, load_rules
+from picogate.rules import CategoryChange, Rule, RuleSet, load_rules
+from picogate.rules.categories import compare as category_changes
 from picogate.verdict import EFFECTS, STATUS, STATUS_ORDER, effect_expr, status_columns
 
 _NEW = "\x00new:"  # prefix of a column the new rules read with a different type than the old ones
@@ -54,6 +55,7 @@ class RulesDiff:
     rule_changes: list[RuleChange]
     history: pl.DataFrame  # the raw rows of the changed runs (for observed values in reports)
     stage: str | None = None
+    category_changes: list[CategoryChange] = field(default_factory=list)  # values changed, with direction
 
     @property
     def n_changed(self) -> int:
@@ -82,6 +84,7 @@ class RulesDiff:
             "transitions": self.transitions.to_dicts(),
             "rules": self.impact.to_dicts(),
             "rule_changes": [c.__dict__ for c in self.rule_changes],
+            "category_changes": [c.to_dict() for c in self.category_changes],
             "changed_runs": changed.to_dicts(),
         }
 
@@ -151,7 +154,8 @@ def diff_rules(old: str | Path | RuleSet, new: str | Path | RuleSet, history: Me
     impact = _impact(changed_full, ids)
     return RulesDiff(old_rs, new_rs, old_label or _label(old, old_rs), new_label or _label(new, new_rs), raw.height,
                      changed, transitions, impact, rule_changes(old_rs, new_rs),
-                     raw.filter(pl.col(RUN_ID).is_in(changed.get_column(RUN_ID).implode())), stage)
+                     raw.filter(pl.col(RUN_ID).is_in(changed.get_column(RUN_ID).implode())), stage,
+                     category_changes(old_rs, new_rs))
 
 
 def _label(ref: object, rs: RuleSet) -> str:

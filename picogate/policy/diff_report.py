@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from picogate.escape import md, md_code, text
+from picogate.rules import CategoryChange
 
 if TYPE_CHECKING:
     from picogate.policy.diff import RulesDiff
@@ -48,6 +49,17 @@ def _because(rule_id: str, rows: dict[str, Any], esc: Callable[[object], str] = 
     return f"{rid}: {old['outcome']} → {new['outcome']}, observed {esc(new['observed'])}, required {required}{sev}"
 
 
+def _value(v: object) -> str:
+    return "—" if v is None else CategoryChange.describe_value(v)
+
+
+def _effects(c: CategoryChange) -> str:
+    """`strengthens skill.pass_rate.math` or, when the checks disagree, each check with its own word."""
+    if len({d for _, d in c.effects}) == 1:
+        return f"{c.direction} " + ", ".join(rid for rid, _ in c.effects)
+    return "; ".join(f"{d} {rid}" for rid, d in c.effects) or "no check reads it"
+
+
 def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
     """A pull-request comment; labels, rule texts, run ids and observed values are escaped (picogate.escape)."""
     lines = [f"## picogate rules diff: {_headline(d)}", "",
@@ -61,6 +73,11 @@ def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
         lines.append("")
     else:
         lines += ["No rule was added, removed or changed.", ""]
+    if d.category_changes:
+        lines += ["### Category values", "", "| value | before | after | effect on the gate |", "|---|---|---|---|"]
+        lines += [f"| {md_code(f'{c.table}.{c.category}')} | {md(_value(c.before))} | {md(_value(c.after))} | "
+                  f"{md(_effects(c))} |" for c in d.category_changes]
+        lines.append("")
     if d.n_changed:
         lines += ["### Verdict changes", "", "| before | after | runs |", "|---|---|---|"]
         lines += [f"| {_ICON[t['old']]} {t['old']} | {_ICON[t['new']]} {t['new']} | {t['runs']:,} |"
@@ -90,6 +107,8 @@ def to_text(d: RulesDiff, *, max_runs: int = 20) -> str:
         before, after = text(c.before), text(c.after)
         what = {"added": f"+ {after}", "removed": f"- {before}", "changed": f"{before}  ->  {after}"}
         lines.append(f"  rule {c.change:<8} {text(c.rule_id)}: {what[c.change]}")
+    for cc in d.category_changes:
+        lines.append(f"  category {text(cc.describe())}")
     if d.n_changed:
         lines.append("verdict changes:")
         lines += [f"  {t['old']:>8} -> {t['new']:<8} {t['runs']:>8,} run(s)"

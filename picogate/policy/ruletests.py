@@ -124,9 +124,17 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def default_dir() -> Path:
-    """`rules/tests` under the working directory when there is one, else the shipped tests."""
+    """`rules/tests` under the working directory; an error when there is none.
+
+    Never the shipped tests instead: they test the shipped profiles, so "65 passed" would say nothing
+    about the user's own rules (issue 13).
+    """
     local = Path("rules") / "tests"
-    return local if local.is_dir() else RULES_DIR / "tests"
+    if local.is_dir():
+        return local
+    raise PicogateError(f"no rules/tests/ folder in {Path.cwd()}: nothing to test. Name the rule-test files or "
+                        f"folders to run (picogate rules test PATH...), or create rules/tests/*.yaml "
+                        f"(docs/workflow.md); the shipped examples are in {RULES_DIR / 'tests'}")
 
 
 def load_test_file(path: str | Path, *, rules_dir: str | Path | None = None) -> TestFile:
@@ -208,7 +216,8 @@ def _flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def run_rule_tests(paths: Iterable[str | Path] | None = None, *, rules_dir: str | Path | None = None,
                    select: str | None = None) -> TestReport:
-    """Run every case in `paths` (default: `rules/tests/`). `select` keeps cases whose name contains it.
+    """Run every case in `paths` (default: `rules/tests/` in the working directory, which must exist).
+    `select` keeps cases whose name contains it.
 
     >>> run_rule_tests(["rules/tests"]).failed
     0

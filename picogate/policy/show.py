@@ -2,7 +2,8 @@
 
 What a reviewer needs to read a profile without chasing `extends` chains: each check's
 id, stage, severity, expression (category placeholders filled), threshold, fix, and
-where it is defined, plus which rules a later file overrides.
+where it is defined, plus which rules a later file overrides and which category values
+it changes (from what to what, and whether that strengthens or weakens the gate).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from picogate.escape import md, md_code, text
 from picogate.expr import nodes
-from picogate.rules import Rule, RuleSet, load_rules
+from picogate.rules import CategoryChange, Rule, RuleSet, load_rules
 
 COLUMNS = ("id", "stage", "severity", "check", "threshold", "missing", "fix", "source")
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -52,14 +53,24 @@ def rows(ruleset: RuleSet) -> list[dict[str, Any]]:
             "fix": " ".join(rule.fix.replace("{{", "{").replace("}}", "}").split()),
             "source": str(rule.source),
             "overrides": str(o.replaced) if o is not None else None,
+            "table": rule.table,
         })
     return out
+
+
+def change_note(change: CategoryChange) -> str:
+    """One line per category change, unescaped: `category release_skills.math: 0.3 -> 0.35 strengthens ...`."""
+    where = f" ({change.by}" + (f", was {change.replaced}" if change.replaced else "") + ")" if change.by else ""
+    return f"category {change.describe()}{where}"
 
 
 def to_dict(ruleset: RuleSet) -> dict[str, Any]:
     return {"profile": ruleset.profile, "files": list(ruleset.files),
             "overrides": [{"rule_id": o.rule_id, "replaced": str(o.replaced), "by": str(o.by)}
                           for o in ruleset.overrides],
+            "changes": [c.to_dict() for c in ruleset.changes],
+            "categories": {name: {"values": t.values, "source": str(t.source)}
+                           for name, t in ruleset.categories.items()},
             "rules": rows(ruleset)}
 
 
@@ -71,6 +82,9 @@ def to_markdown(ruleset: RuleSet) -> str:
     if ruleset.overrides:
         lines += [f"- {md_code(o.rule_id)} from {md(o.replaced)} is overridden by {md(o.by)}"
                   for o in ruleset.overrides] + [""]
+    if ruleset.changes:
+        lines += ["Category values changed by this profile's files:", ""]
+        lines += [f"- {md(change_note(c))}" for c in ruleset.changes] + [""]
     lines += ["| id | stage | severity | check | threshold | fix | defined at |", "|---|---|---|---|---|---|---|"]
     for r in data:
         missing = f" (missing: {r['missing']})" if r["missing"] != "fail" else ""
@@ -101,6 +115,8 @@ def to_text(ruleset: RuleSet, *, width: int | None = None) -> str:
                        f"{', '.join(text(f) for f in ruleset.files)}"))
     for o in ruleset.overrides:
         console.print(Text(f"  note: rule {text(o.rule_id)} from {text(o.replaced)} is overridden by {text(o.by)}"))
+    for c in ruleset.changes:
+        console.print(Text(f"  note: {text(change_note(c))}"))
     table = Table(box=None, header_style="bold", pad_edge=False, show_lines=False)
     table.add_column("id", no_wrap=True)
     table.add_column("stage")

@@ -9,16 +9,16 @@ The chart is SVG written by hand (a few rects and labels): no plotting dependenc
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from picogate.escape import md, md_code
+from picogate.escape import md, md_code, xml
 from picogate.escape import text as plain
 from picogate.io import atomic_write_text
 from picogate.postrun.gate import Outcome
@@ -129,40 +129,110 @@ def _other_rates(ev: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 # -- chart ------------------------------------------------------------------------------------
+CHAR_PX = 7.0  # estimated width of one character at font-size 12 (sans-serif averages ~6.5): lays out labels
+PASS_COLOR, FAIL_COLOR, NO_GATE_COLOR = "#2e7d32", "#c62828", "#607d8b"
+_NAME_CHARS = 24  # longer skill names are cut (with …) in the chart; the full name is in the tooltip
+_SWATCH = '<rect x="{x}" y="{y}" width="16" height="12" fill="%s" fill-opacity="0.75"/>'
+_WHISKER = ('<line x1="{x}" y1="{ym}" x2="{x2}" y2="{ym}" stroke="#222"/>'
+                  '<line x1="{x}" y1="{y}" x2="{x}" y2="{yb}" stroke="#222"/>'
+                  '<line x1="{x2}" y1="{y}" x2="{x2}" y2="{yb}" stroke="#222"/>')
+
+
+def markup(value: object) -> str:
+    """Data as HTML/SVG text or attribute: one line of XML-legal characters (`picogate.escape.xml`) with
+    `<>&"'` as entities. The one helper the chart and the history page use for what they did not write.
+
+    >>> markup("</svg><b x='1'>")
+    '&lt;/svg&gt;&lt;b x=&#x27;1&#x27;&gt;'
+    """
+    return html.escape(xml(value), quote=True)
+
+
+def text_px(s: str, size: float = 12) -> float:
+    """Estimated rendered width of `s` at `size` px: layouts size their canvas with it so no label is cut."""
+    return len(s) * CHAR_PX * size / 12
+
+
+def clip(s: str, chars: int) -> str:
+    """`s` cut to `chars` characters, the last one an ellipsis when anything was cut."""
+    return s if len(s) <= chars else s[: max(chars - 1, 0)] + "…"
+
+
+def legend(items: list[tuple[str, str]], x0: float, y0: float, width: float) -> tuple[list[str], float]:
+    """Legend entries laid out left to right, wrapping within `width`; returns the SVG elements and the
+    height used. Each entry is (swatch, label); the swatch is SVG drawn in the 16x12 box whose corners and
+    middle are given as {x} {y} {x2} {yb} {xm} {ym} ({xa} {xb}: a cap's ends, 3 px in from each side)."""
+    out, x, y, row = [], x0, y0, 18
+    for swatch, label in items:
+        w = 22 + text_px(label)
+        if x > x0 and x + w > x0 + width:
+            x, y = x0, y + row
+        out.append(swatch.format(x=f"{x:.1f}", y=f"{y:.1f}", x2=f"{x + 16:.1f}", yb=f"{y + 12:.1f}",
+                                 xm=f"{x + 8:.1f}", ym=f"{y + 6:.1f}", xa=f"{x + 3:.1f}", xb=f"{x + 13:.1f}"))
+        out.append(f'<text x="{x + 22:.1f}" y="{y + 10:.1f}">{markup(label)}</text>')
+        x += w + 18
+    return out, y + row - y0
+
+
+def _value_label(r: dict[str, Any]) -> str:
+    rate = r.get("pass_rate")
+    return "missing" if rate is None else f"{rate:.2f} (n={_num(r.get('rows'))})"
+
+
 def skills_svg(rows: list[dict[str, Any]], *, title: str = "eval pass rate by skill") -> str:
-    """Horizontal bars (pass rate), whiskers (95% interval) and a tick at each skill's gate."""
-    left, width, bar, gap, top = 90, 360, 18, 10, 34
-    height = top + len(rows) * (bar + gap) + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 70}" height="{height}" '
-           f'font-family="sans-serif" font-size="12">',
-           f'<text x="{left}" y="18" font-weight="bold">{escape(title)}</text>']
+    """Horizontal bars (pass rate), whiskers (95% interval) and a mark at each skill's gate, with an axis
+    title, a legend and a white background (a transparent chart vanishes on dark themes). The canvas is
+    sized from the labels' estimated widths, so no label is cut at an edge."""
+    pad, plot_w, bar, gap, top = 10, 360, 18, 10, 34
+    names = [clip(str(r["skill"]), _NAME_CHARS) for r in rows]
+    left = pad + max([text_px(n) for n in names] + [40.0]) + 8
+    value_x = left + plot_w + 10
+    width = round(max(value_x + max([text_px(_value_label(r)) for r in rows] + [0.0]),
+                      pad + text_px(title, 13) * 1.1) + pad)
+    bars_end = top + len(rows) * (bar + gap)
+    items = [(_SWATCH % PASS_COLOR, "at or above its gate"), (_SWATCH % FAIL_COLOR, "below its gate")]
+    if any(r.get("gate") is None for r in rows):
+        items.append((_SWATCH % NO_GATE_COLOR, "no gate"))
+    items += [(_WHISKER, "95% interval (Wilson)"),
+              ('<line x1="{xm}" y1="{y}" x2="{xm}" y2="{yb}" stroke="#000" stroke-width="2.5"/>',
+               "gate: the rate required")]
+    keys, keys_h = legend(items, pad, bars_end + 44, width - 2 * pad)
+    height = round(bars_end + 44 + keys_h + pad)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'<rect class="background" x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+           f'<text x="{pad}" y="20" font-size="13" font-weight="bold">{markup(title)}</text>']
     for k in range(0, 11, 2):
-        x = left + width * k / 10
-        out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 26}" stroke="#ddd"/>')
-        out.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle" fill="#666">{k / 10:.1f}</text>')
-    for i, r in enumerate(rows):
+        x = left + plot_w * k / 10
+        out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bars_end}" stroke="#ddd"/>')
+        out.append(f'<text x="{x:.1f}" y="{bars_end + 14}" text-anchor="middle" fill="#555">{k / 10:.1f}</text>')
+    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{bars_end + 30}" text-anchor="middle" fill="#333">'
+               f'pass rate (share of eval rows answered correctly)</text>')
+    for i, (r, name) in enumerate(zip(rows, names, strict=True)):
         y = top + i * (bar + gap)
         rate, gate = r.get("pass_rate"), r.get("gate")
-        ok = rate is not None and (gate is None or rate >= gate)
-        out.append(f'<text x="{left - 6}" y="{y + bar * 0.72:.1f}" text-anchor="end">{escape(str(r["skill"]))}'
-                   f'</text>')
+        ty = f"{y + bar * 0.72:.1f}"
+        out.append(f'<text x="{left - 6:.1f}" y="{ty}" text-anchor="end"><title>{markup(r["skill"])}</title>'
+                   f'{markup(name)}</text>')
         if rate is None:
-            out.append(f'<text x="{left + 4}" y="{y + bar * 0.72:.1f}" fill="#b00">missing</text>')
-            continue
-        color = "#2e7d32" if ok else "#c62828"
-        out.append(f'<rect x="{left}" y="{y}" width="{width * rate:.1f}" height="{bar}" fill="{color}" '
-                   f'fill-opacity="0.75"><title>{escape(str(r["skill"]))}: {rate:.2f} over {r.get("rows")} rows'
-                   f'</title></rect>')
-        if r.get("low") is not None and r.get("high") is not None:
-            x1, x2, ym = left + width * r["low"], left + width * r["high"], y + bar / 2
+            out.append(f'<text x="{left + 4:.1f}" y="{ty}" fill="#b00">no evidence</text>')
+        else:
+            color = NO_GATE_COLOR if gate is None else PASS_COLOR if rate >= gate else FAIL_COLOR
+            out.append(f'<rect class="bar" x="{left:.1f}" y="{y}" width="{plot_w * min(max(rate, 0.0), 1.0):.1f}" '
+                       f'height="{bar}" fill="{color}" fill-opacity="0.75"><title>{markup(r["skill"])}: '
+                       f'{rate:.2f} over {markup(r.get("rows"))} rows</title></rect>')
+        if rate is not None and r.get("low") is not None and r.get("high") is not None:
+            x1, x2, ym = left + plot_w * r["low"], left + plot_w * r["high"], y + bar / 2
             out.append(f'<line x1="{x1:.1f}" y1="{ym}" x2="{x2:.1f}" y2="{ym}" stroke="#222"/>')
             for x in (x1, x2):
                 out.append(f'<line x1="{x:.1f}" y1="{ym - 4}" x2="{x:.1f}" y2="{ym + 4}" stroke="#222"/>')
         if gate is not None:
-            x = left + width * gate
-            out.append(f'<line x1="{x:.1f}" y1="{y - 3}" x2="{x:.1f}" y2="{y + bar + 3}" stroke="#000" '
-                       f'stroke-width="2.5"><title>gate {gate}</title></line>')
-        out.append(f'<text x="{left + width + 8}" y="{y + bar * 0.72:.1f}">{rate:.2f} (n={r.get("rows")})</text>')
+            gx = left + plot_w * min(max(gate, 0.0), 1.0)
+            out.append(f'<line x1="{gx:.1f}" y1="{y - 3}" x2="{gx:.1f}" y2="{y + bar + 3}" stroke="#000" '
+                       f'stroke-width="2.5"><title>gate {markup(gate)}</title></line>')
+        fill = "#222" if rate is not None else "#b00"
+        out.append(f'<text x="{value_x:.1f}" y="{ty}" fill="{fill}">{markup(_value_label(r))}</text>')
+    out += keys
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

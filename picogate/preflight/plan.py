@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from picogate.errors import InputError
+from picogate.rules.tables import Device, Precision
 from picogate.yamlstrict import YAMLError, load_file
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -97,8 +98,8 @@ class Launch(_Strict):
     device_batch_size: PositiveInt
     max_seq_len: PositiveInt
     total_batch_size: PositiveInt = Field(description="tokens per optimizer step")
-    device: Literal["cuda", "cpu", "mps"]
-    precision: Literal["bf16", "fp16", "fp32"]
+    device: Device  # the same names the profile's attention tables use
+    precision: Precision
     attention: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "sdpa"
 
 

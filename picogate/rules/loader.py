@@ -3,7 +3,9 @@
 Every fault is a `RuleError` naming the file, the rule id, the line and the column.
 Profiles compose with `extends`: parents' rules come first, and a later definition
 of the same rule id replaces the earlier one in place, recorded as an `Override` so
-reports can show it. A per-category rule expands to one rule per category.
+reports can show it. A per-category rule expands to one rule per category, with its
+values inline or from a named `categories:` table; a child that changes a table entry
+expands the parent's rules that read it again (picogate/rules/categories.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,19 @@ from picogate.expr import ExprError, check_condition, expand, names, parse, plac
 from picogate.expr.lexer import number_problem
 from picogate.io import read_bounded
 from picogate.paths import RULES_DIR, SCHEMAS_DIR
-from picogate.rules.model import Override, Rule, RuleFileSpec, RuleSet, RuleSpec, Source
+from picogate.rules import categories as cat_tables
+from picogate.rules.model import (
+    CategoryChange,
+    CategoryTable,
+    Override,
+    Rule,
+    RuleFileSpec,
+    RuleOrigin,
+    RuleSet,
+    RuleSpec,
+    Source,
+)
+from picogate.rules.tables import Tables, duplicates
 from picogate.yamlstrict import MAX_BYTES, Document, YAMLError, load_file
 
 REPORT_FIELDS = {"observed", "required", "threshold"}  # message placeholders filled per run
@@ -187,7 +201,9 @@ def _load_profile(path: Path, chain: tuple[Path, ...], *, name: str | None = Non
 
     merged: dict[str, list[Rule]] = {}  # base id -> its rules; re-assignment keeps the position
     overrides: list[Override] = []
-    tables: dict[str, list[dict]] = {}
+    changes: list[CategoryChange] = []
+    origins: dict[str, RuleOrigin] = {}
+    tables = Tables()
     files: list[str] = []
 
     def put(base_id: str, group: list[Rule]) -> None:
@@ -196,16 +212,22 @@ def _load_profile(path: Path, chain: tuple[Path, ...], *, name: str | None = Non
         merged[base_id] = group
 
     for parent in parents:
-        tables.update(parent.tables)
+        tables = tables.merged(parent.tables)
         files.extend(f for f in parent.files if f not in files)
         overrides.extend(o for o in parent.overrides if o not in overrides)
+        changes.extend(c for c in parent.changes if c not in changes)
+        origins.update(parent.origins)
         groups: dict[str, list[Rule]] = {}
         for rule in parent.rules:
             groups.setdefault(rule.base_id, []).append(rule)
         for base_id, group in groups.items():
             put(base_id, group)
-    tables.update(spec.tables)
+    tables = tables.merged(spec.tables)
     files.append(doc.file)
+
+    inherited = cat_tables.inherit(parents, doc, spec.extends)
+    categories, own_changes = cat_tables.apply(doc, spec, inherited, (r for g in merged.values() for r in g))
+    _expand_again(merged, origins, categories, own_changes, doc, catalog)
 
     seen: dict[str, int] = {}
     for i, rspec in enumerate(spec.rules):
@@ -214,14 +236,81 @@ def _load_profile(path: Path, chain: tuple[Path, ...], *, name: str | None = Non
             raise RuleError(f"duplicate rule id '{rspec.id}' (first defined as rule #{seen[rspec.id] + 1})",
                             file=doc.file, rule_id=rspec.id, line=line, column=col)
         seen[rspec.id] = i
-        put(rspec.id, build_rules(rspec, doc, i, catalog))
+        _check_not_a_category(rspec.id, i, merged, doc)
+        put(rspec.id, build_rules(rspec, doc, i, catalog, categories))
+        origins[rspec.id] = RuleOrigin(rspec, doc, i)
 
     rules = tuple(r for group in merged.values() for r in group)
-    ids = [r.id for r in rules]
-    clash = next((i for i in ids if ids.count(i) > 1), None)
-    if clash is not None:
-        raise RuleError(f"two rules expand to the same id '{clash}'", file=doc.file, rule_id=clash)
-    return RuleSet(spec.profile, rules, catalog, tuple(files), tuple(overrides), tables)
+    owner: dict[str, Rule] = {}
+    for rule in rules:
+        other = owner.setdefault(rule.id, rule)
+        if other is not rule:
+            mine = next((r for r in (rule, other) if r.source.file == doc.file), None)
+            line, col = (mine.source.line, mine.source.column) if mine else (None, None)
+            raise RuleError(f"two rules expand to the same id '{rule.id}' (defined at {other.source} and "
+                            f"{rule.source}); rename one", file=doc.file, rule_id=rule.id, line=line, column=col)
+    _check_tables_read(spec, rules, categories, doc)
+    changes += cat_tables.with_effects(own_changes, rules)
+    return RuleSet(spec.profile, rules, catalog, tuple(files), tuple(overrides), tables, categories,
+                   tuple(changes), origins)
+
+
+def _expand_again(merged: dict[str, list[Rule]], origins: Mapping[str, RuleOrigin],
+                  categories: Mapping[str, CategoryTable], changes: list[CategoryChange], doc: Document,
+                  catalog: Catalog) -> None:
+    """Expand the inherited rules that read a table this file changes, with the table as it is now.
+
+    A rule that cannot take the change (an added category whose metric is not in the catalog) is an
+    error at the change, naming the rule it breaks.
+    """
+    changed = {c.table for c in changes}
+    for base_id, group in merged.items():
+        if group[0].table not in changed:
+            continue
+        origin = origins[base_id]
+        try:
+            merged[base_id] = build_rules(origin.spec, origin.doc, origin.index, catalog, categories)
+        except RuleError as exc:
+            cat = (exc.rule_id or "").removeprefix(base_id + ".")
+            at = next((c.by for c in changes if c.table == group[0].table and c.category == cat), None) or \
+                next(c.by for c in changes if c.table == group[0].table)
+            raise RuleError(f"categories.{group[0].table}.{cat}: rule '{base_id}' ({group[0].source}) cannot "
+                            f"read this value: {exc.reason}", file=doc.file, rule_id=exc.rule_id,
+                            line=at.line if at else None, column=at.column if at else None) from None
+
+
+def _check_not_a_category(rule_id: str, index: int, merged: Mapping[str, list[Rule]], doc: Document) -> None:
+    """A rule id that is one category of an inherited per-category rule: say how to change that category."""
+    for base_id, group in merged.items():
+        hit = next((r for r in group if r.category is not None and r.id == rule_id), None)
+        if hit is None or base_id == rule_id:
+            continue
+        line, col = doc.where(("rules", index, "id"))
+        if hit.table:
+            how = (f"change its value in the category table instead: categories: {{{hit.table}: "
+                   f"{{{hit.category}: ...}}}}")
+        else:
+            how = (f"restate rule '{base_id}' with the changed per_category values (or move them into a "
+                   f"categories: table)")
+        raise RuleError(f"this id is category '{hit.category}' of per-category rule '{base_id}' "
+                        f"({hit.source}); one category cannot be overridden by id: {how}",
+                        file=doc.file, rule_id=rule_id, line=line, column=col)
+
+
+def _check_tables_read(spec: RuleFileSpec, rules: tuple[Rule, ...], categories: Mapping[str, CategoryTable],
+                       doc: Document) -> None:
+    """A category table this file writes that no rule reads is an error: usually a misspelled table name."""
+    read = {r.table for r in rules}
+    for name in spec.categories:
+        if name in read:
+            continue
+        line, col = doc.where(("categories", name))
+        others = [t for t in categories if t != name]
+        close = difflib.get_close_matches(name, others, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else \
+            " (a rule reads a table with per_category: {name: ..., values: TABLE})"
+        raise RuleError(f"categories.{name}: no rule of profile '{spec.profile}' reads this table{hint}",
+                        file=doc.file, line=line, column=col)
 
 
 def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
@@ -236,6 +325,7 @@ def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
         raise RuleError("the file is empty; a rule file needs at least 'profile:'", file=doc.file, line=1)
     if not isinstance(doc.data, dict):
         raise RuleError("a rule file must be a mapping with 'profile:' and 'rules:'", file=doc.file, line=1)
+    _check_numbers(doc)  # first: a number no check could compute with is the fault, whatever its place
     errors = sorted(_validator().iter_errors(doc.data), key=lambda e: (len(e.absolute_path), str(e.path)))
     if errors:
         raise _schema_error(errors[0], doc)
@@ -247,15 +337,18 @@ def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
         line, col = doc.where(loc)
         where = ".".join(map(str, loc))
         raise RuleError(f"{where}: {err['msg']}", file=doc.file, line=line, column=col) from None
-    _check_numbers(doc)
+    for name, i, key, value in duplicates(spec.tables):
+        line, col = doc.where(("tables", name, i, key))
+        raise RuleError(f"tables.{name}.{i}.{key}: '{value}' is listed twice (rows are looked up by {key})",
+                        file=doc.file, line=line, column=col)
     return doc, spec
 
 
 def _check_numbers(doc: Document) -> None:
     """Refuse a number the engine could not compute with, wherever the file states it.
 
-    `per_category` values become literals of a check and `tables:` numbers feed collectors, so
-    they obey the range rule of a number written in a check (`number_problem`): a finite float64,
+    `per_category` and `categories:` values become literals of a check and `tables:` numbers feed
+    collectors, so they obey the range rule of a number written in a check (`number_problem`): a finite float64,
     an integer at most 2**53 in size. Otherwise 9007199254740993 would compare as ...992, and a
     331-digit threshold would pass `rules check` and then fail `evaluate` with an OverflowError.
     """
@@ -264,8 +357,9 @@ def _check_numbers(doc: Document) -> None:
         if problem is None:
             continue
         rule_id = None
-        if len(path) >= 2 and path[0] == "rules":
-            rule_id = doc.data["rules"][path[1]].get("id")
+        rules = doc.data.get("rules")
+        if len(path) >= 2 and path[0] == "rules" and isinstance(rules, list) and isinstance(rules[path[1]], dict):
+            rule_id = rules[path[1]].get("id") if isinstance(rules[path[1]].get("id"), str) else None
             if len(path) >= 5 and path[2:4] == ("per_category", "values") and rule_id:
                 rule_id = f"{rule_id}.{path[4]}"  # the expanded rule's id, as reports show it
         line, col = doc.scalars.get(path) or doc.where(path)
@@ -285,7 +379,26 @@ def _numbers(data: object, path: tuple) -> Iterator[tuple[tuple, int | float]]:
         yield path, data
 
 
+_TYPE_WORDS = {"number": "a number", "string": "text", "object": "a mapping", "array": "a list",
+               "integer": "a whole number", "boolean": "true or false"}
+
+
+def _branch(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For a `oneOf` fault, the fault inside the alternative the value was meant as (the one of its type).
+
+    jsonschema reports "not valid under any of the given schemas" at the parent; a per_category value
+    `{a: '0.5'}` should point at `a`, the entry that is wrong, not at the whole mapping.
+    """
+    while err.validator in ("oneOf", "anyOf") and err.context:
+        meant = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
+        if not meant:
+            break
+        err = max(meant, key=lambda e: len(e.absolute_path))
+    return err
+
+
 def _schema_error(err: jsonschema.ValidationError, doc: Document) -> RuleError:
+    err = _branch(err)
     path = tuple(err.absolute_path)
     rule_id = None
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
@@ -305,14 +418,22 @@ def _schema_error(err: jsonschema.ValidationError, doc: Document) -> RuleError:
         message = f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     elif err.validator == "required":
         message = err.message.replace("is a required property", "is required")
+    elif err.validator in ("oneOf", "anyOf") and err.context:
+        kinds = [_TYPE_WORDS.get(str(e.validator_value), str(e.validator_value)) for e in err.context
+                 if e.validator == "type"]
+        message = f"{err.instance!r} is not valid: expected {' or '.join(dict.fromkeys(kinds))}"
     where = ".".join(str(p) for p in path)
     line, col = doc.where(path)
     return RuleError(f"{where}: {message}" if where else message, file=doc.file, rule_id=rule_id,
                      line=line, column=col)
 
 
-def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog) -> list[Rule]:
-    """Parse, expand and type-check one rule entry: one `Rule` per category (or one)."""
+def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog,
+                categories: Mapping[str, CategoryTable] | None = None) -> list[Rule]:
+    """Parse, expand and type-check one rule entry: one `Rule` per category (or one).
+
+    `categories` are the profile's tables, for a rule whose `per_category.values` names one.
+    """
     file = doc.file
     path = ("rules", index, "check")
     line, col = doc.where(("rules", index))
@@ -338,14 +459,13 @@ def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog) -> 
     except ExprError as exc:
         raise expr_error(exc, spec.id) from None
 
+    table: str | None = None
     if spec.per_category is None:
-        categories: list[tuple[str | None, dict[str, object]]] = [(None, {})]
+        expansions: list[tuple[str | None, dict[str, object]]] = [(None, {})]
     else:
         pc = spec.per_category
-        categories = [
-            (cat, {pc.name: cat, **(dict(v) if isinstance(v, dict) else {"threshold": v})})
-            for cat, v in pc.values.items()
-        ]
+        values, table = cat_tables.values_of(pc, index, doc, categories or {})
+        expansions = [(cat, cat_tables.params(pc.name, cat, v)) for cat, v in values.items()]
     used = placeholders(template)
     if spec.per_category is None and used:
         err = ExprError(f"placeholder {{{sorted(used)[0]}}} needs a per_category table", spec.check,
@@ -353,7 +473,7 @@ def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog) -> 
         raise expr_error(err, spec.id)
 
     rules = []
-    for category, params in categories:
+    for category, params in expansions:
         rule_id = f"{spec.id}.{category}" if category else spec.id
         try:
             node = expand(template, params, spec.check)
@@ -363,7 +483,7 @@ def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog) -> 
         message = _fill(spec.message, params, catalog, node, ("rules", index, "message"), doc, rule_id)
         fix = _fill(spec.fix, params, catalog, node, ("rules", index, "fix"), doc, rule_id)
         rules.append(Rule(rule_id, spec.id, category, params, spec.stage, spec.severity, spec.missing,
-                          spec.check, node, message, fix, spec.description, source))
+                          spec.check, node, message, fix, spec.description, source, table))
     return rules
 
 

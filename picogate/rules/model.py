@@ -7,13 +7,15 @@ typed, frozen objects (`extra="forbid"`: a misspelled `severty:` is an error).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from picogate.catalog import Catalog
 from picogate.expr import Node
+from picogate.rules.tables import Tables
+from picogate.yamlstrict import Document
 
 Stage = Literal["preflight", "postrun"]
 Severity = Literal["block", "warn"]
@@ -30,9 +32,33 @@ class MetricSpec(_Strict):
     unit: str = ""
 
 
+# One category's value: a number ({threshold} in the check), or named numbers/texts ({name} each).
+CategoryValue = float | int | dict[str, float | int | str | bool]
+
+
 class PerCategory(_Strict):
     name: str
-    values: dict[str, float | int | dict[str, float | int | str | bool]]
+    values: str | dict[str, CategoryValue]  # a table of `categories:` by name, or the values inline
+
+
+class CategoryTableSpec(BaseModel):
+    """One `categories:` table as written: category -> value, plus `add:` / `remove:` in a child profile.
+
+    In the file that declares the table every key is a category. In a child profile a plain key restates
+    an inherited category's value; a new category must be written under `add:` and a dropped one under
+    `remove:`, so a misspelled key is an error, never a silent extra category.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    __pydantic_extra__: dict[str, CategoryValue] = Field(init=False)
+
+    add: dict[str, CategoryValue] = {}
+    remove: list[str] = []
+
+    @property
+    def values(self) -> dict[str, CategoryValue]:
+        """The plain category keys, in file order."""
+        return dict(self.model_extra or {})
 
 
 class RuleSpec(_Strict):
@@ -52,8 +78,9 @@ class RuleFileSpec(_Strict):
     description: str = ""
     extends: list[str] = []
     metrics: dict[str, MetricSpec] = {}
+    categories: dict[str, CategoryTableSpec] = {}
     rules: list[RuleSpec] = []
-    tables: dict[str, list[dict]] = {}
+    tables: Tables = Tables()
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,79 @@ class Rule:
     fix: str
     description: str
     source: Source
+    table: str | None = None  # the `categories:` table its values come from, if any
+
+
+@dataclass(frozen=True)
+class RuleOrigin:
+    """Where a rule entry was read, kept so a child profile that changes a category table can expand the
+    parent's rule again with the new values (errors still point into the parent's file)."""
+
+    spec: RuleSpec
+    doc: Document
+    index: int
+
+
+@dataclass(frozen=True)
+class CategoryTable:
+    """A `categories:` table after `extends`: each category's value and where that value is stated."""
+
+    name: str
+    values: dict[str, CategoryValue]
+    sources: dict[str, Source]  # category -> where its current value is written
+    source: Source  # where the table was declared
+
+
+Direction = Literal["strengthens", "weakens", "changes"]
+
+
+@dataclass(frozen=True)
+class CategoryChange:
+    """A category value a child profile (or a new rule file) changed: from what to what, and what that does.
+
+    `effects` holds, per check that reads the value, whether the change strengthens the gate (fewer runs
+    pass), weakens it, or changes it in a way the comparison operators do not tell.
+    """
+
+    table: str  # the table's name (or, for values written inline, the rule's id)
+    category: str
+    change: Literal["changed", "added", "removed"]
+    before: CategoryValue | None
+    after: CategoryValue | None
+    by: Source | None  # where the new value is stated
+    replaced: Source | None = None  # where the old value was stated
+    effects: tuple[tuple[str, Direction], ...] = ()  # (check id, direction)
+
+    @property
+    def direction(self) -> Direction:
+        """One word for the whole change: what every check it reaches agrees on, else 'changes'."""
+        words = {d for _, d in self.effects}
+        return words.pop() if len(words) == 1 else "changes"
+
+    @staticmethod
+    def describe_value(v: object) -> str:
+        """A category value as a rule file writes it: `0.35`, `{threshold: 0.3, rows: 10}`."""
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {CategoryChange.describe_value(x)}" for k, x in v.items()) + "}"
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    def describe(self) -> str:
+        """One line, e.g. `release_skills.math: 0.3 -> 0.35 strengthens skill.pass_rate.math` (escape to print)."""
+        show = self.describe_value
+        what = {"changed": f"{show(self.before)} -> {show(self.after)}",
+                "added": f"added ({show(self.after)})", "removed": f"removed (was {show(self.before)})"}
+        head = f"{self.table}.{self.category}: {what[self.change]}"
+        if not self.effects:
+            return f"{head}; no check reads it"
+        if len({d for _, d in self.effects}) == 1:
+            return f"{head} {self.direction} " + ", ".join(rid for rid, _ in self.effects)
+        return f"{head} " + "; ".join(f"{d} {rid}" for rid, d in self.effects)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"table": self.table, "category": self.category, "change": self.change, "before": self.before,
+                "after": self.after, "direction": self.direction,
+                "by": str(self.by) if self.by else None, "replaced": str(self.replaced) if self.replaced else None,
+                "effects": [{"rule_id": rid, "direction": d} for rid, d in self.effects]}
 
 
 @dataclass(frozen=True)
@@ -103,7 +203,10 @@ class RuleSet:
     catalog: Catalog
     files: tuple[str, ...] = ()
     overrides: tuple[Override, ...] = ()
-    tables: dict[str, list[dict]] = field(default_factory=dict)
+    tables: Tables = field(default_factory=Tables)
+    categories: dict[str, CategoryTable] = field(default_factory=dict)
+    changes: tuple[CategoryChange, ...] = ()  # category values this profile's files changed
+    origins: dict[str, RuleOrigin] = field(default_factory=dict, repr=False, compare=False)  # base id -> entry
 
     def for_stage(self, stage: str | None) -> RuleSet:
         if stage is None:
@@ -112,8 +215,7 @@ class RuleSet:
             raise ValueError(f"unknown stage '{stage}': use preflight or postrun")
         stages = self.__dict__.setdefault("_stages", {})  # kept, so its compiled policy is kept too
         if stage not in stages:
-            stages[stage] = RuleSet(self.profile, tuple(r for r in self.rules if r.stage == stage), self.catalog,
-                                    self.files, self.overrides, self.tables)
+            stages[stage] = replace(self, rules=tuple(r for r in self.rules if r.stage == stage))
         return stages[stage]
 
     def __len__(self) -> int:

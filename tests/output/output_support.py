@@ -61,3 +61,40 @@ def assert_inert_markdown(md: str, headings: int) -> None:
 def parse_junit(xml_text: str) -> ET.Element:
     assert xml_text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     return ET.fromstring(xml_text.split("\n", 1)[1])
+
+
+# -- the shared formats: github annotations and SARIF ---------------------------------------------------
+SARIF_SCHEMA = Path(__file__).with_name("sarif-schema-2.1.0.json")  # source: see test_formats.py
+_ANNOTATION = re.compile(r"^::(error|warning) file=[^,:]+,line=[1-9]\d*(,col=[1-9]\d*)?,title=[^:,]*::\S")
+
+
+def github_annotations(out: str, *, located: bool = True) -> list[str]:
+    """The workflow commands of a `--format github` output, each checked to be one of picogate's own
+    annotations (with `file=`/`line=` when `located`); every other line must not be a command."""
+    found = command_lines(out)
+    for line in found:
+        assert line.startswith(("::error ", "::warning ")), line
+        if located:
+            assert _ANNOTATION.match(line), line
+    return found
+
+
+def validate_sarif(text: str) -> dict:
+    """The SARIF log in `text`, validated against the official SARIF 2.1.0 schema (draft-04)."""
+    import json
+
+    import jsonschema
+
+    log = json.loads(text)
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(schema).validate(log)
+    assert log["version"] == "2.1.0" and len(log["runs"]) == 1
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["name"] == "picogate" and driver["version"]
+    ids = [r["id"] for r in driver["rules"]]
+    assert len(ids) == len(set(ids))
+    for result in log["runs"][0]["results"]:
+        assert result["ruleId"] in ids and result["level"] in ("error", "warning")
+        if "ruleIndex" in result:
+            assert ids[result["ruleIndex"]] == result["ruleId"]
+    return log

@@ -200,3 +200,12 @@ def fresh(tmp_path: Path) -> Callable[..., Path]:
         return record_run(tmp_path / "run", paths, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def run_series(tmp_path_factory: pytest.TempPathFactory, good_run: Path) -> list[Path]:
+    """Three runs of one project, oldest first: math and spelling fail, then math alone, then none (good_run)."""
+    root = tmp_path_factory.mktemp("series")
+    paths = make_data(root / "data")
+    return [record_run(root / "r1", paths, wrong=("math", "spelling"), run_id="r1-baseline"),
+            record_run(root / "r2", paths, wrong=("math",), run_id="r2-more-sft"), good_run]

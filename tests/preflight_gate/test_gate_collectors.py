@@ -76,7 +76,7 @@ def test_attention_reads_the_profile_table() -> None:
     assert attention.metrics(make_launch(), {})["attention.compatible"] is None  # no table: missing
     bad = {"attention_backends": [{"attention": "flash", "devices": "cuda", "precisions": []}],
            "device_precisions": []}
-    with pytest.raises(RuleError, match=r"tables.attention_backends\[0\]"):
+    with pytest.raises(RuleError, match=r"tables.attention_backends.0.devices: Input should be a valid list"):
         attention.metrics(make_launch(), bad)
 
 

@@ -31,13 +31,14 @@ def test_exact_duplicates_block(example: Path) -> None:
     assert result.status == "blocked" and "200 of 1200 corpus documents" in failing(result)["dedup.exact"]
 
 
-def test_near_duplicates_warn(example: Path) -> None:
+def test_near_duplicates_block(example: Path) -> None:
+    """The seed blocks on near-duplicate pressure too (rules/release.yaml dedup.near is severity block)."""
     texts = pq.read_table(corpus_path(example))["text"].to_pylist()
     near = [t + " And that was all." for t in texts[:150]]  # one short sentence added: Jaccard stays high
     pq.write_table(pa.table({"text": texts[:1050] + near}), corpus_path(example))
     result, ev = run(example)
     assert ev["dedup.exact_dup_count"] == 0 and ev["dedup.near_dup_count"] >= 140
-    assert result.status == "warn" and set(failing(result)) == {"dedup.near"}
+    assert result.status == "blocked" and set(failing(result)) == {"dedup.near"}
 
 
 def test_eval_prompt_copied_into_sft_blocks(example: Path) -> None:
@@ -85,10 +86,11 @@ def test_profile_without_dedup_rules_skips_the_sketch(example: Path, monkeypatch
 
 
 @pytest.mark.parametrize(("row", "reason"), [
-    ({"jacard": 0.5}, "unknown setting 'jacard'"),
-    ({"jaccard": -1}, "positive number"),
-    ({"num_perm": 12.5}, "whole number"),
+    ({"jacard": 0.5}, "tables.near_dup.0.jacard: Extra inputs are not permitted"),
+    ({"jaccard": -1}, "tables.near_dup.0.jaccard: Input should be greater than 0"),
+    ({"num_perm": 12.5}, "tables.near_dup.0.num_perm: Input should be a valid integer"),
 ])
 def test_settings_table_is_checked(row: dict, reason: str) -> None:
+    """Tables built in code are checked too (a rule file's are checked, with positions, when it loads)."""
     with pytest.raises(RuleError, match=reason):
         dedup.settings({"near_dup": [row]})

@@ -10,27 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from picogate.preflight.collectors.dedup import read_settings
+from picogate.rules.tables import Tables, as_tables
 
-TABLE = "contamination"
-DEFAULTS = {"ngram": 13, "min_words": 8}
 NAMES = ("contamination.prompts", "contamination.prompts_too_short", "contamination.sft_prompts",
          "contamination.sft_rows", "contamination.corpus_prompts", "contamination.corpus_documents")
 
 
-def stream(tables: Mapping[str, list[dict[str, Any]]], *, eval_prompts: Sequence[str],
+def stream(tables: Tables | Mapping[str, Any], *, eval_prompts: Sequence[str],
            external_prompts: Sequence[str], sft_prompts: Sequence[str],
            sft_texts: Sequence[str] = ()) -> tuple[Callable[[list[str]], None], Callable[[], dict[str, Any]]]:
     """(update(corpus texts), finish() -> metrics); missing when there are no eval prompts to look for."""
     from picogate.preflight import contamination as cm
 
-    s = read_settings(tables, TABLE, DEFAULTS)
+    s = as_tables(tables).contamination_settings
     prompts = [*eval_prompts, *external_prompts]
     if not prompts:
         return (lambda texts: None), (lambda: {n: None for n in NAMES} | {"contamination.examples": "none"})
     ids = [f"eval#{i + 1}" for i in range(len(eval_prompts))] + \
           [f"external#{i + 1}" for i in range(len(external_prompts))]
-    index = cm.build_prompt_index(prompts, ids, n=s["ngram"], min_words=min(s["min_words"], s["ngram"]))
+    index = cm.build_prompt_index(prompts, ids, n=s.ngram, min_words=min(s.min_words, s.ngram))
     parts: list[Any] = []
     seen = [0]
 

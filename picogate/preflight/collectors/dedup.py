@@ -10,24 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from picogate.errors import RuleError
-
-TABLE = "near_dup"
-DEFAULTS = {"jaccard": 0.8, "num_perm": 128, "shingle_words": 5}
+from picogate.rules.tables import NearDup, Tables, as_tables
 
 
-def settings(tables: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The `near_dup` table's one row over the defaults, checked."""
-    return read_settings(tables, TABLE, DEFAULTS)
+def settings(tables: Tables | Mapping[str, Any]) -> NearDup:
+    """The `near_dup` table's one row (typed and checked when the rule file loaded), or the defaults."""
+    return as_tables(tables).near_dup_settings
 
 
-def stream(tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Callable[[list[str]], None],
-                                                              Callable[[], dict[str, Any]]]:
+def stream(tables: Tables | Mapping[str, Any]) -> tuple[Callable[[list[str]], None], Callable[[], dict[str, Any]]]:
     """(update(texts), finish() -> metrics) over one pass of corpus batches."""
     from picogate.preflight.lsh import NearDupIndex
 
     s = settings(tables)
-    index = NearDupIndex(threshold=s["jaccard"], num_perm=s["num_perm"], shingle_words=s["shingle_words"])
+    index = NearDupIndex(threshold=s.jaccard, num_perm=s.num_perm, shingle_words=s.shingle_words)
     seen = [0]
 
     def update(texts: list[str]) -> None:
@@ -35,7 +31,7 @@ def stream(tables: Mapping[str, list[dict[str, Any]]]) -> tuple[Callable[[list[s
         seen[0] += len(texts)
 
     def finish() -> dict[str, Any]:
-        return metrics(index.metrics() if seen[0] else None, s["jaccard"])
+        return metrics(index.metrics() if seen[0] else None, s.jaccard)
 
     return update, finish
 
@@ -58,18 +54,3 @@ def metrics(m: Mapping[str, Any] | None, jaccard: float) -> dict[str, Any]:
         "dedup.examples": "; ".join(examples) or "none",
     }
 
-
-def read_settings(tables: Mapping[str, list[dict[str, Any]]], name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    rows = tables.get(name, [{}])
-    if len(rows) != 1:
-        raise RuleError(f"tables.{name}: expected one row of settings, got {len(rows)}")
-    out = dict(defaults)
-    for key, value in rows[0].items():
-        if key not in defaults:
-            raise RuleError(f"tables.{name}: unknown setting '{key}' (known: {', '.join(defaults)})")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise RuleError(f"tables.{name}.{key}: expected a positive number, got {value!r}")
-        if isinstance(defaults[key], int) and not isinstance(value, int):
-            raise RuleError(f"tables.{name}.{key}: expected a whole number, got {value!r}")
-        out[key] = value
-    return out
