@@ -8,6 +8,7 @@ Exit status (DESIGN.md): 0 approved (and warn, unless --fail-on warn), 1 blocked
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dispatch(parser, args)
     except KeyboardInterrupt:
         _die("interrupted", code=130)
+    except BrokenPipeError:  # `picogate ... | head`: the reader left; the report was not all delivered
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _die("output closed before the report was written (broken pipe)")
     except Exception as exc:  # the contract: one line and exit 2, never a traceback
         if os.environ.get("PICOGATE_DEBUG"):
             raise

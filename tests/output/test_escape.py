@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from picogate.escape import WORD_JOINER, gh_data, gh_property, md, md_code, text, xml
+from picogate.escape import WORD_JOINER, gh_data, gh_property, md, md_code, sarif_message, text, xml
 
 WJ = WORD_JOINER
 NASTY = ["a\n::error file=a.py,line=1::pwned", "x\r\n::warning::y", "\x00\x01\x1b[31mred", "\x7f\x85\x9b",
@@ -72,3 +72,9 @@ def test_github_workflow_command_parts():
     assert gh_property("a:b,c%") == "a%3Ab%2Cc%25"
     assert gh_data("\x1b\u2028") == "\\x1b\\u2028"  # no other line break or terminal control survives
     assert len(lines(gh_data("x\n::error::y"))) == 1
+
+
+def test_sarif_message_doubles_braces():
+    """SARIF 2.1.0 3.11.5: a literal brace in any message string is written twice ({0} is a placeholder)."""
+    assert sarif_message("{skill}: {0} and }{") == "{{skill}}: {{0}} and }}{{"
+    assert sarif_message("a\n::error::x") == "a\n::error::x"  # JSON escapes the rest

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from policy_support import REPO, rules_main, rules_process
 
-from picogate.policy.github import annotation, append_step_summary, check_rule_files
+from picogate.policy.github import annotation, append_step_summary
 from picogate.policy.show import show
 from picogate.yamlstrict import load_file
 
@@ -60,7 +60,7 @@ def test_rules_check_github_annotations_and_summary(tmp_path: Path, monkeypatch,
                    "    check: eval.math.pass_rte >= 0.3\n    message: m\n    fix: f\n")
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code = check_rule_files([str(bad), "release"], github=True)
+    code = rules_main("check", bad, "release", "--format", "github")
     out, err = capsys.readouterr()
     assert code == 2
     line = next(x for x in out.splitlines() if x.startswith("::error"))
@@ -71,7 +71,7 @@ def test_rules_check_github_annotations_and_summary(tmp_path: Path, monkeypatch,
     assert "picogate rules check: 1 invalid file(s)" in text and "| `release` | ✅ profile `release`" in text
     monkeypatch.delenv("GITHUB_STEP_SUMMARY")
     assert append_step_summary("x") is False
-    assert check_rule_files(["release"], github=False) == 0
+    assert rules_main("check", "release", "--format", "text") == 0
     assert "::" not in capsys.readouterr().out
 
 

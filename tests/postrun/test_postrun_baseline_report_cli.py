@@ -112,8 +112,10 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 def test_cli_exit_codes_and_formats(good_run: Path, copy_run, tmp_path: Path):
     code, out, _ = _cli("postrun", str(good_run), "--no-files")
     assert code == 0 and out.startswith("APPROVED")
-    code, out, _ = _cli("postrun", str(good_run), "--format", "json", "--out", str(tmp_path / "r"))
+    code, out, _ = _cli("postrun", str(good_run), "--format", "json", "--reports", str(tmp_path / "r"),
+                        "--out", str(tmp_path / "postrun-report.json"))
     assert code == 0 and json.loads(out)["status"] == "approved"
+    assert (tmp_path / "postrun-report.json").read_text() == out
     assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "skills.svg").is_file()
     code, out, _ = _cli("postrun", str(good_run), "--format", "junit", "--no-files")
     assert code == 0 and out.startswith("<?xml")

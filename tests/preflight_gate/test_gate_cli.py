@@ -40,13 +40,16 @@ def test_example_approved_and_json_written_beside_the_plan(example: Path, capsys
     assert not list(example.parent.glob(".*.tmp"))
 
 
-def test_blocked_exits_1_and_out_chooses_the_file(edit_plan, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_blocked_exits_1_results_and_out_choose_the_files(edit_plan, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
     plan = edit_plan(lambda p: p["launch"].update(total_batch_size=1000))
-    out = tmp_path / "results" / "pf.json"
-    assert picogate(["preflight", str(plan), "--out", str(out), "-q", "--format", "markdown"]) == 1
-    assert "launch.batch_divides" in capsys.readouterr().out
-    assert json.loads(out.read_text())["status"] == "blocked"
+    results, report = tmp_path / "results" / "pf.json", tmp_path / "report" / "pf.md"
+    assert picogate(["preflight", str(plan), "--results", str(results), "--out", str(report), "-q",
+                     "--format", "markdown"]) == 1
+    shown = capsys.readouterr().out
+    assert "launch.batch_divides" in shown and report.read_text() == shown  # --out: the chosen format
+    assert json.loads(results.read_text())["status"] == "blocked"  # --results: the JSON with the evidence
+    assert not (plan.parent / "plan.preflight.json").exists()
 
 
 @pytest.mark.parametrize(("setup", "reason"), [
