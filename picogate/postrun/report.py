@@ -129,7 +129,13 @@ def _other_rates(ev: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 # -- chart ------------------------------------------------------------------------------------
-CHAR_PX = 7.0  # estimated width of one character at font-size 12 (sans-serif averages ~6.5): lays out labels
+CHAR_PX = 7.0  # the least width a character is given at font-size 12, whatever its glyph
+FONT = "Liberation Sans, Arial, Helvetica, sans-serif"  # one set of metrics (Arial's) for the width estimate
+# Arial advance widths in 1/1000 em by character; any other ASCII character 556 (a digit), anything else 1000.
+_ADVANCE = {**dict.fromkeys(" .,:;'!|ijlI[]ft/\\", 278), **dict.fromkeys("r-()\"`", 333),
+            **dict.fromkeys("cksvxyzJ*", 500), **dict.fromkeys("<>=+~^", 584),
+            **dict.fromkeys("ABEKPSVXY&", 667), **dict.fromkeys("CDHNRUwT", 722), **dict.fromkeys("GOQ", 778),
+            **dict.fromkeys("mM", 833), **dict.fromkeys("%", 889), **dict.fromkeys("W", 944), "@": 1015}
 PASS_COLOR, FAIL_COLOR, NO_GATE_COLOR = "#2e7d32", "#c62828", "#607d8b"
 _NAME_CHARS = 24  # longer skill names are cut (with …) in the chart; the full name is in the tooltip
 _SWATCH = '<rect x="{x}" y="{y}" width="16" height="12" fill="%s" fill-opacity="0.75"/>'
@@ -148,9 +154,15 @@ def markup(value: object) -> str:
     return html.escape(xml(value), quote=True)
 
 
-def text_px(s: str, size: float = 12) -> float:
-    """Estimated rendered width of `s` at `size` px: layouts size their canvas with it so no label is cut."""
-    return len(s) * CHAR_PX * size / 12
+def text_px(s: str, size: float = 12, *, bold: bool = False) -> float:
+    """Estimated rendered width of `s` at `size` px in `FONT`, a little generous (5%, bold 15%) and never
+    under `CHAR_PX` per character: layouts size their canvas with it so that no label is cut.
+
+    >>> round(text_px("0.20 (n=10)"))
+    77
+    """
+    em = sum(_ADVANCE.get(c, 556 if c.isascii() else 1000) for c in s) / 1000
+    return max(em * size * (1.15 if bold else 1.05), len(s) * CHAR_PX * size / 12)
 
 
 def clip(s: str, chars: int) -> str:
@@ -188,7 +200,7 @@ def skills_svg(rows: list[dict[str, Any]], *, title: str = "eval pass rate by sk
     left = pad + max([text_px(n) for n in names] + [40.0]) + 8
     value_x = left + plot_w + 10
     width = round(max(value_x + max([text_px(_value_label(r)) for r in rows] + [0.0]),
-                      pad + text_px(title, 13) * 1.1) + pad)
+                      pad + text_px(title, 13, bold=True)) + pad)
     bars_end = top + len(rows) * (bar + gap)
     items = [(_SWATCH % PASS_COLOR, "at or above its gate"), (_SWATCH % FAIL_COLOR, "below its gate")]
     if any(r.get("gate") is None for r in rows):
@@ -199,7 +211,7 @@ def skills_svg(rows: list[dict[str, Any]], *, title: str = "eval pass rate by sk
     keys, keys_h = legend(items, pad, bars_end + 44, width - 2 * pad)
     height = round(bars_end + 44 + keys_h + pad)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="12">',
            f'<rect class="background" x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
            f'<text x="{pad}" y="20" font-size="13" font-weight="bold">{markup(title)}</text>']
     for k in range(0, 11, 2):
