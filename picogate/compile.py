@@ -3,6 +3,9 @@
     RuleSet --compile_policy--> Policy --inputs(schema)--> typed columns + bad-cell flags
                                        --judge(flags)----> outcome codes `#i` + status columns
 
+`evaluate` and `rules diff` both judge through it: the diff compiles each rule set with `judge(flags,
+column=..., prefix=...)`, so two sets share one frame without a compile loop of their own.
+
 `evaluate` is called from trainers and CI many times on small tables, and `rules diff` over
 history: type checking and compiling 50 checks costs several milliseconds, more than judging
 ten runs. A Policy is kept on its RuleSet (which `load_rules` itself caches by file content),
@@ -23,7 +26,7 @@ from picogate.expr import compile_check, names
 from picogate.metrics import normalize_exprs
 from picogate.rules.loader import REPORT_FIELDS
 from picogate.rules.model import RuleSet
-from picogate.verdict import STATUS, status_columns
+from picogate.verdict import status_columns, status_expr
 
 _CACHE_LIMIT = 64  # input schemas remembered per policy; a caller that varies more pays compile time again
 
@@ -37,7 +40,7 @@ class Policy:
     plain: list[str] = field(init=False)  # ... read from the run's own row
     baseline: list[str] = field(init=False)  # ... `baseline.<name>`, from the previous run
     _inputs: dict[tuple, tuple[list[pl.Expr], dict[str, str]]] = field(default_factory=dict, repr=False)
-    _judges: dict[frozenset, tuple[list[pl.Expr], list[pl.Expr]]] = field(default_factory=dict, repr=False)
+    _judges: dict[tuple, tuple[list[pl.Expr], list[pl.Expr]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.plain = [n for n in self.wanted if not n.startswith(BASELINE_PREFIX)]
@@ -46,7 +49,11 @@ class Policy:
     @property
     def columns(self) -> list[str]:
         """The outcome column of each rule, in rule order."""
-        return [f"#{i}" for i in range(len(self.ruleset.rules))]
+        return self.outcome_columns()
+
+    def outcome_columns(self, prefix: str = "") -> list[str]:
+        """The outcome column of each rule under `judge(..., prefix=prefix)`."""
+        return [f"{prefix}#{i}" for i in range(len(self.ruleset.rules))]
 
     def inputs(self, schema: Mapping[str, pl.DataType]) -> tuple[list[pl.Expr], dict[str, str]]:
         """`run_id` and each metric read, typed as the catalog says, plus the bad-cell flags."""
@@ -56,14 +63,21 @@ class Policy:
             self._inputs[key] = normalize_exprs(schema, self.plain, self.ruleset.catalog)
         return self._inputs[key]
 
-    def judge(self, flags: Mapping[str, str]) -> tuple[list[pl.Expr], list[pl.Expr]]:
-        """(one Int8 outcome code per rule, the status columns then `_status`) over the typed columns."""
-        key = frozenset(flags.items())
+    def judge(self, flags: Mapping[str, str], *, column: Mapping[str, str] | None = None,
+              prefix: str = "") -> tuple[list[pl.Expr], list[pl.Expr]]:
+        """(one Int8 outcome code per rule, the status columns then `_status`) over the typed columns.
+
+        `column` maps a metric to the column holding it when that is not its name, and `prefix` starts
+        every output name (`{prefix}#i`, `{prefix}_status`): how `rules diff` puts two sets in one frame.
+        """
+        key = (frozenset(flags.items()), frozenset(column.items()) if column else None, prefix)
         if key not in self._judges:
             _bounded(self._judges)
-            outcomes = [compile_check(rule.node, bad_flags=flags).outcome.alias(col)
-                        for rule, col in zip(self.ruleset.rules, self.columns, strict=True)]
-            self._judges[key] = (outcomes, [*status_columns(self.columns, self.ruleset.rules), STATUS])
+            rename = dict(column or {})
+            cols = self.outcome_columns(prefix)
+            outcomes = [compile_check(rule.node, bad_flags=flags, column=lambda n: rename.get(n, n)).outcome.alias(c)
+                        for rule, c in zip(self.ruleset.rules, cols, strict=True)]
+            self._judges[key] = (outcomes, [*status_columns(cols, self.ruleset.rules, prefix), status_expr(prefix)])
         return self._judges[key]
 
 

@@ -91,4 +91,6 @@ def run_demo(args: argparse.Namespace) -> int:
     _say(f"\ntraining completed, eval produced scores, and the release verdict is: {outcome.result.status.upper()}")
     _say(f"run directory left in {out}/ (report {paths['markdown'].name}, chart {paths['chart'].name}); "
          f"judge it again with: picogate postrun {out}   [{time.perf_counter() - t0:.0f}s]")
-    return 0
+    from picogate.verdict import EXIT_APPROVED
+
+    return EXIT_APPROVED  # the verdict is the story: a blocked tiny model still exits 0

@@ -23,7 +23,7 @@ from picogate.metrics import RUN_ID, MetricsSource, check_unique, normalize, rea
 from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 
-__all__ = ["evaluate", "read_names"]
+__all__ = ["baseline_columns", "evaluate", "read_names"]
 
 _EAGER_ROWS = 4096  # below this, an eager pass skips the lazy optimiser's fixed cost (~0.5 ms)
 
@@ -46,15 +46,15 @@ def evaluate(
     raw = read_metrics(metrics, unique=False)
     where = str(metrics) if isinstance(metrics, str | Path) else "metrics"
     exprs, flags = policy.inputs(raw.schema)
-    baseline_columns, flags = _baseline_columns(policy, flags, baseline)
+    base_cols, flags = baseline_columns(policy, flags, baseline)
     outcomes, status = policy.judge(flags)
 
     ids = raw.get_column(RUN_ID)
     if raw.height < _EAGER_ROWS:
         check_unique(ids, where)
         frame = raw.select(exprs)
-        if baseline_columns:
-            frame = frame.with_columns(baseline_columns)
+        if base_cols:
+            frame = frame.with_columns(base_cols)
         try:
             wide = frame.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1])
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ShapeError):
@@ -63,8 +63,8 @@ def evaluate(
             wide = frame.lazy().with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1]).collect()
         return GateResult(ruleset, wide, stage)
     lazy = raw.lazy().select(exprs)
-    if baseline_columns:
-        lazy = lazy.with_columns(baseline_columns)
+    if base_cols:
+        lazy = lazy.with_columns(base_cols)
     query = lazy.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1])
     if strictly_increasing(ids):  # unique already, as tables written run by run usually are
         wide = query.collect()
@@ -76,9 +76,10 @@ def evaluate(
     return GateResult(ruleset, wide, stage)
 
 
-def _baseline_columns(policy: Policy, flags: dict[str, str],
+def baseline_columns(policy: Policy, flags: dict[str, str],
                       baseline: MetricsSource | None) -> tuple[list[pl.Expr], dict[str, str]]:
-    """`baseline.x` columns: metric x of one previous run, the same for every run judged."""
+    """`baseline.x` columns: metric x of one previous run, the same for every run judged (null for every
+    x without one, as `rules diff` judges a history)."""
     if not policy.baseline:
         return [], flags
     plain = [n[len(BASELINE_PREFIX):] for n in policy.baseline]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from picogate.escape import text
+from picogate.verdict import WORST_FIRST, exit_code
 
 if TYPE_CHECKING:
     from picogate.result import GateResult
@@ -34,11 +35,14 @@ FORMATS = ("text", "json", "markdown", "junit", "github", "sarif")
 
 
 def add_output_args(p: argparse.ArgumentParser, *, fail_on: bool = True) -> None:
-    """`--format`, `--out` and (for gates with a warn verdict) `--fail-on`, the same on every command."""
+    """`--format`, `--out`, `--verbose` and (for gates with a warn verdict) `--fail-on`, the same on every
+    command."""
     p.add_argument("--format", "-f", choices=FORMATS, default=None,
                    help="report format (default: text; github under GitHub Actions)")
     p.add_argument("--out", "-o", metavar="FILE", help="also write the report, in the chosen format, to FILE "
                                                        "(atomically)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="text: every check (or case), not only what did not pass")
     if fail_on:
         p.add_argument("--fail-on", choices=("block", "warn"), default="block",
                        help="exit 1 on blocked (default) or also on warn")
@@ -56,11 +60,6 @@ def resolve_format(fmt: str | None) -> str:
     if fmt is not None:
         return fmt
     return "github" if in_github_actions() else "text"
-
-
-def exit_code(status: str, fail_on: str = "block") -> int:
-    """0 approved (and warn, unless `fail_on` is warn), 1 blocked (DESIGN.md, "CLI")."""
-    return 1 if status == "blocked" or (status == "warn" and fail_on == "warn") else 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,7 @@ class Report(ABC):
 
     command: str = "picogate"
     status: str = "approved"  # approved | warn | blocked, for the exit status and the headline
+    verbose: bool = False  # text: every check or case, not only what did not pass (--verbose)
 
     @abstractmethod
     def write_own(self, fmt: str, out: TextIO) -> None:
@@ -155,6 +155,7 @@ def emit(report: Report, args: argparse.Namespace, *, code: int | None = None) -
     GitHub Actions (or with --format github); returns `code`, or the gate's exit status from
     `report.status` and `args.fail_on`."""
     fmt = resolve_format(getattr(args, "format", None))
+    report.verbose = bool(getattr(args, "verbose", False)) or report.verbose
     if getattr(args, "out", None):
         from picogate.io import atomic_write
 
@@ -198,14 +199,14 @@ class GateReport(Report):
         else:
             from picogate.report import print_text
 
-            print_text(self.result, file=out)
+            print_text(self.result, file=out, verbose=self.verbose)
 
     def markdown(self) -> str:
         return self.result.to_markdown()
 
     def headline(self) -> str:
         counts = self.result.counts()
-        runs = ", ".join(f"{counts[s]} {s}" for s in ("blocked", "warn", "approved") if s in counts)
+        runs = ", ".join(f"{counts[s]} {s}" for s in WORST_FIRST if s in counts)
         stage = f", stage {self.result.stage}" if self.result.stage else ""
         return (f"picogate {self.command}: {self.status} (profile {text(self.result.ruleset.profile)}{stage}; "
                 f"{sum(counts.values())} run(s): {runs})")

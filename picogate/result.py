@@ -8,6 +8,8 @@ few runs takes `worst(n)` (those runs only) and one of every run goes `chunks()`
 
 from __future__ import annotations
 
+import math
+import re
 import string
 from collections.abc import Iterator
 from functools import cached_property
@@ -15,21 +17,23 @@ from typing import Any
 
 import polars as pl
 
-from picogate.expr import ERROR, OUTCOMES, PASS, infer, nodes
+from picogate.expr import ERROR, MISSING, OUTCOMES, PASS, infer, nodes
 from picogate.expr.checker import NameResolver as Resolver
 from picogate.expr.compiler import compile_value
 from picogate.metrics import RUN_ID
 from picogate.rules.model import Rule, RuleSet
-from picogate.verdict import BLOCK, EFFECTS, WARN, codes_with_effect, effect_expr
+from picogate.verdict import BLOCK, EFFECTS, WARN, WORST_FIRST, codes_with_effect, effect_expr
 
-_SHOW_ORDER = ("blocked", "warn", "approved")  # reports lead with the worst
 OUTCOME_DTYPE = pl.Enum(list(OUTCOMES))
 EFFECT_DTYPE = pl.Enum(list(EFFECTS))
 
 CHECK_COLUMNS = ["run_id", "rule_id", "category", "stage", "severity", "outcome", "effect", "observed",
-                 "observed_value", "required", "threshold", "message", "fix", "source"]
+                 "observed_value", "required", "threshold", "message", "fix", "source", "missing_inputs"]
 NO_CHECK_PASSED = "picogate.nothing_passed"
 _ERROR_PREFIX = "could not evaluate (an input is unreadable as its type, or arithmetic is not finite): "
+NO_EVIDENCE = "no evidence for "  # a missing check's whole message: never "missing" spliced into its template
+UNKNOWN = "unknown"  # a null value a message or fix quotes beside a check that could be judged
+MISSING_TEXT = "missing"  # a null value in the observed column
 
 
 class GateResult:
@@ -78,7 +82,7 @@ class GateResult:
 
     def counts(self) -> dict[str, int]:
         """Runs per status, read off the wide frame (no per-run table is built for it)."""
-        counts = self._wide.select((pl.col("_status") == s).sum().alias(s) for s in _SHOW_ORDER).row(0, named=True)
+        counts = self._wide.select((pl.col("_status") == s).sum().alias(s) for s in WORST_FIRST).row(0, named=True)
         return {status: int(n) for status, n in counts.items() if n}
 
     def worst(self, n: int) -> GateResult:
@@ -92,7 +96,8 @@ class GateResult:
         >>> evaluate([{"run_id": "a", "m": 1.0}, {"run_id": "b"}], "release").worst(1).runs["run_id"].to_list()
         ['a']
         """
-        rank = pl.when(pl.col("_status") == "blocked").then(0).when(pl.col("_status") == "warn").then(1).otherwise(2)
+        rank = pl.col("_status").cast(pl.String).replace_strict({s: i for i, s in enumerate(WORST_FIRST)},
+                                                                 return_dtype=pl.Int8)
         picked = self._wide.select(pl.arg_sort_by(rank, maintain_order=True).head(n)).to_series()
         return GateResult(self.ruleset, self._wide[picked], self.stage)
 
@@ -103,18 +108,24 @@ class GateResult:
             yield GateResult(self.ruleset, self._wide.slice(offset, size), self.stage)
 
     def failing(self) -> pl.DataFrame:
-        """Checks that do not let their run through, worst first, then weakest observed first."""
-        gap = pl.col("observed_value") - pl.col("threshold").fill_null(0.0)
+        """Checks that do not let their run through, blocking first, then the weakest first: the furthest short
+        of its requirement (at 0.12, `x >= 0.3` is 0.18 short; at 17, `x <= 16` is 1 over), checks without a
+        number (missing evidence, compound checks) first. Fix the weakest category first."""
+        sign = pl.col("rule_id").replace_strict({r.id: _direction(r) for r in self.ruleset.rules}, default=0.0,
+                                                 return_dtype=pl.Float64)
+        diff = pl.col("threshold") - pl.col("observed_value")
+        short = pl.when(sign == 0).then(diff.abs()).otherwise(sign * diff)
         return (
             self.checks.filter(pl.col("effect") != "ok")
-            .with_columns(gap.alias("_gap"))
-            .sort(["effect", "_gap"], descending=[True, False], nulls_last=False, maintain_order=True)
-            .drop("_gap")
+            .with_columns(short.alias("_short"))
+            .sort(["effect", "_short"], descending=[True, True], nulls_last=False, maintain_order=True)
+            .drop("_short")
         )
 
     def _rule_checks(self, i: int, rule: Rule) -> pl.DataFrame:
         resolve = self.ruleset.catalog.resolve
         observed, required, threshold, value = _observed_parts(rule, resolve)
+        absent = _absent(rule)
         return self._wide.select(
             pl.col(RUN_ID),
             pl.lit(rule.id).alias("rule_id"),
@@ -129,11 +140,13 @@ class GateResult:
             value.alias("observed_value"),
             required.alias("required"),
             pl.lit(threshold, pl.Float64).alias("threshold"),
-            pl.when(pl.col(f"#{i}") == ERROR)
+            pl.when(pl.col(f"#{i}") == MISSING).then(pl.concat_str([pl.lit(NO_EVIDENCE), absent]))
+            .when(pl.col(f"#{i}") == ERROR)
             .then(pl.concat_str([pl.lit(_ERROR_PREFIX), _render(rule.message, observed, required, threshold, resolve)]))
             .otherwise(_render(rule.message, observed, required, threshold, resolve)).alias("message"),
             _render(rule.fix, observed, required, threshold, resolve).alias("fix"),
             pl.lit(str(rule.source)).alias("source"),
+            pl.when(pl.col(f"#{i}") == MISSING).then(absent).otherwise(pl.lit(None, pl.String)).alias("missing_inputs"),
         )
 
     # -- reports (see picogate/report.py)
@@ -158,18 +171,45 @@ class GateResult:
 
 
 def fmt(expr: pl.Expr) -> pl.Expr:
-    """A value as short text: 6 significant digits, 'missing' for null."""
-    return pl.when(expr.is_null()).then(pl.lit("missing")).otherwise(
-        expr.round_sig_figs(6).cast(pl.String).str.strip_suffix(".0"))
+    """A number as text that reads back exactly: an integer in full (`1275068416`, never `1.27507e+09`), any
+    other value as its shortest round-trip form (`0.30000000000000004`, `1e-7`); 'missing' for null."""
+    whole = expr.is_finite() & (expr == expr.round(0)) & (expr.abs() < _INT64_LIMIT)
+    text = pl.when(whole).then(expr.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(expr.cast(pl.String))
+    return pl.when(expr.is_null()).then(pl.lit(MISSING_TEXT)).otherwise(text)
 
 
-def _text(expr: pl.Expr, kind: str) -> pl.Expr:
+_INT64_LIMIT = 2.0**63  # integral floats below this print as integers; above, in exponent form
+
+
+def fmt_number(x: float) -> str:
+    """`fmt` for one Python number: the same text polars gives.
+
+    >>> fmt_number(1048576.0), fmt_number(0.9), fmt_number(1e-7)
+    ('1048576', '0.9', '1e-7')
+    """
+    if math.isfinite(x) and x == round(x) and abs(x) < _INT64_LIMIT:
+        return str(int(x))
+    return re.sub(r"e([+-]?)0*(\d)", r"e\1\2", repr(x)).replace("nan", "NaN")
+
+
+def _text(expr: pl.Expr, kind: str, null: str = MISSING_TEXT) -> pl.Expr:
     if kind == "num":
-        return fmt(expr)
+        return pl.when(expr.is_null()).then(pl.lit(null)).otherwise(fmt(expr))
     if kind == "bool":
-        return pl.when(expr.is_null()).then(pl.lit("missing")).otherwise(
+        return pl.when(expr.is_null()).then(pl.lit(null)).otherwise(
             pl.when(expr).then(pl.lit("true")).otherwise(pl.lit("false")))
-    return pl.when(expr.is_null()).then(pl.lit("missing")).otherwise(pl.format("'{}'", expr))
+    return pl.when(expr.is_null()).then(pl.lit(null)).otherwise(pl.format("'{}'", expr))
+
+
+def _absent(rule: Rule) -> pl.Expr:
+    """The metrics of `rule`'s check that have no value in a run, as `a, b` (every one read, should polars ever
+    find the check null with all of them present)."""
+    read = nodes.names(rule.node)
+    if not read:
+        return pl.lit("")
+    nulls = [pl.when(compile_value(nodes.Name(n, 0, 0)).is_null()).then(pl.lit(n)) for n in read]
+    listed = pl.concat_str(nulls, separator=", ", ignore_nulls=True)
+    return pl.when(listed == "").then(pl.lit(", ".join(read))).otherwise(listed)
 
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -210,8 +250,13 @@ def _observed_parts(rule: Rule, resolve: Resolver) -> tuple[pl.Expr, pl.Expr, fl
     return observed, pl.lit(_check_text(rule)), None, none
 
 
-def fmt_number(x: float) -> str:
-    return f"{x:.6g}" if abs(x) < 1e16 else repr(x)
+def _direction(rule: Rule) -> float:
+    """+1 when a higher observed value is better (`x >= t`), -1 when lower is (`x <= t`), 0 otherwise."""
+    node = rule.node
+    if not (isinstance(node, nodes.Binary) and node.op in _FLIP):
+        return 0.0
+    op = _FLIP[node.op] if isinstance(node.left, nodes.Literal) else node.op
+    return {">=": 1.0, ">": 1.0, "<=": -1.0, "<": -1.0}.get(op, 0.0)
 
 
 def _check_text(rule: Rule) -> str:
@@ -235,8 +280,8 @@ def _render(template: str, observed: pl.Expr, required: pl.Expr, threshold: floa
             pieces.append(required)
         elif field == "threshold":
             pieces.append(pl.lit(fmt_number(threshold) if threshold is not None else "n/a"))
-        else:
-            pieces.append(_text(pl.col(field), resolve(field)))
+        else:  # a value the template quotes beside the check; the check's own inputs are in `observed`
+            pieces.append(_text(pl.col(field), resolve(field), UNKNOWN))
     return pl.concat_str(pieces) if pieces else pl.lit("")
 
 
@@ -258,6 +303,7 @@ def _nothing_passed(frame: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
         pl.lit(why).alias("message"),
         pl.lit(f"provide the metrics profile '{ruleset.profile}' reads, or pick the right --stage").alias("fix"),
         pl.lit(", ".join(ruleset.files) or "-").alias("source"),
+        pl.lit(None, pl.String).alias("missing_inputs"),
     )
 
 

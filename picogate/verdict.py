@@ -4,6 +4,10 @@ A check's *effect* is ok, warn or block: `fail` counts at the rule's severity,
 `missing` at what the rule's `missing:` says (default: its severity), `error` always
 blocks. A run is blocked if any effect blocks, warn if any warns, approved only if
 nothing stops it AND at least one check passed: no evidence is not approval.
+
+The vocabulary every report and command speaks is defined here and nowhere else: outcome names
+(re-exported from the compiler, which assigns the codes), effects, statuses in order, the icon and
+terminal style of each status, and the exit statuses.
 """
 
 from __future__ import annotations
@@ -13,10 +17,33 @@ from collections.abc import Sequence
 import polars as pl
 
 from picogate.expr import ERROR, FAIL, MISSING, PASS
+from picogate.expr import OUTCOMES as OUTCOMES  # pass, fail, missing, error: the names of the codes above
 from picogate.rules.model import Rule
 
 OK, WARN, BLOCK = 0, 1, 2
 EFFECTS = ("ok", "warn", "block")
+
+# -- statuses, and how reports and commands show them ------------------------------------------------
+STATUSES = ("approved", "warn", "blocked")  # in order: a run's status is the worst that applies
+STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
+WORST_FIRST = tuple(reversed(STATUSES))  # reports lead with the worst
+ICON = {"approved": "✅", "warn": "⚠️", "blocked": "⛔"}  # markdown headings and tables
+STYLE = {"approved": "bold green", "warn": "bold yellow", "blocked": "bold red"}  # rich, on a terminal only
+VALID_ICON, INVALID_ICON = ICON["approved"], "❌"  # a rule file or rule test that holds, or does not
+
+# -- exit statuses (DESIGN.md, "CLI") ------------------------------------------------------------------
+EXIT_APPROVED, EXIT_BLOCKED, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+def exit_code(status: str, fail_on: str = "block") -> int:
+    """0 approved (and warn, unless `fail_on` is warn), 1 blocked.
+
+    >>> exit_code("warn"), exit_code("warn", "warn")
+    (0, 1)
+    """
+    if status == "blocked" or (status == "warn" and fail_on == "warn"):
+        return EXIT_BLOCKED
+    return EXIT_APPROVED
 
 
 def effect_of(outcome: int, rule: Rule) -> int:
@@ -65,18 +92,17 @@ def _any_with(columns: Sequence[str], rules: Sequence[Rule], at_least: int) -> p
     return pl.any_horizontal(terms) if terms else pl.lit(False)
 
 
-def status_columns(columns: Sequence[str], rules: Sequence[Rule]) -> list[pl.Expr]:
-    """`_any_block`, `_any_warn` (an effect of warn *or worse*) and `_any_pass`, from the outcome codes."""
+def status_columns(columns: Sequence[str], rules: Sequence[Rule], prefix: str = "") -> list[pl.Expr]:
+    """`_any_block`, `_any_warn` (an effect of warn *or worse*) and `_any_pass`, from the outcome codes;
+    each name starts with `prefix` (`rules diff` judges two rule sets in one frame)."""
     any_pass = pl.min_horizontal([pl.col(c) for c in columns]) == PASS if columns else pl.lit(False)
     return [
-        _any_with(columns, rules, BLOCK).alias("_any_block"),
-        _any_with(columns, rules, WARN).alias("_any_warn"),
-        any_pass.alias("_any_pass"),
+        _any_with(columns, rules, BLOCK).alias(f"{prefix}_any_block"),
+        _any_with(columns, rules, WARN).alias(f"{prefix}_any_warn"),
+        any_pass.alias(f"{prefix}_any_pass"),
     ]
 
 
-STATUSES = ("approved", "warn", "blocked")  # in order: a run's status is the worst that applies
-STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
 STATUS_DTYPE = pl.Enum(list(STATUSES))  # small integer codes with names; `max()` is the worst status
 
 
@@ -84,10 +110,15 @@ def _status(name: str) -> pl.Expr:
     return pl.lit(name, STATUS_DTYPE)
 
 
-STATUS = (
-    pl.when(pl.col("_any_block")).then(_status("blocked"))
-    .when(pl.col("_any_warn")).then(_status("warn"))
-    .when(pl.col("_any_pass")).then(_status("approved"))
-    .otherwise(_status("blocked"))  # nothing passed: no evidence is not approval
-    .alias("_status")
-)
+def status_expr(prefix: str = "") -> pl.Expr:
+    """`{prefix}_status` from the `status_columns` of the same prefix."""
+    return (
+        pl.when(pl.col(f"{prefix}_any_block")).then(_status("blocked"))
+        .when(pl.col(f"{prefix}_any_warn")).then(_status("warn"))
+        .when(pl.col(f"{prefix}_any_pass")).then(_status("approved"))
+        .otherwise(_status("blocked"))  # nothing passed: no evidence is not approval
+        .alias(f"{prefix}_status")
+    )
+
+
+STATUS = status_expr()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from picogate.output import add_output_args, emit
+from picogate.verdict import EXIT_APPROVED, EXIT_BLOCKED
 
 
 def add_rules_commands(rules_subparsers: Any) -> None:
@@ -33,8 +34,7 @@ def add_rules_commands(rules_subparsers: Any) -> None:
                                             "directory; exit 2 when there is none)")
     t.add_argument("--rules-dir", help="where profile names in the tests are looked up (default: beside the tests)")
     t.add_argument("--run", "-k", dest="select", help="only cases whose name contains this text")
-    add_output_args(t, fail_on=False)
-    t.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
+    add_output_args(t, fail_on=False)  # with --verbose: passing cases too
     t.set_defaults(func=cmd_rules_test)
 
     d = rules_subparsers.add_parser("diff", help="which past runs change verdict under new rules, and why")
@@ -69,7 +69,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     report = run_rule_tests(args.paths or None, rules_dir=args.rules_dir, select=args.select)
     if not report.results:
         print("picogate: no rule-test case matched", file=sys.stderr)
-        return 1
+        return EXIT_BLOCKED
     return emit(RuleTestsReport(report, verbose=args.verbose), args)
 
 
@@ -94,4 +94,4 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
     from picogate.policy.show import show
 
     sys.stdout.write(show(args.profile, fmt=args.format, stage=args.stage))
-    return 0
+    return EXIT_APPROVED

@@ -4,32 +4,33 @@
                ├─ one polars query over the history table ─► old status, new status, causes per run
     new rules ─┘
 
-Both rule sets are judged in one pass over one read of the history: metric columns are
-normalised once and shared, and a check that is the same in both sets (the usual case: a
-pull request touches a few rules) is computed once. A run *changes* when its status differs;
+Both rule sets are compiled as `evaluate` compiles them (`compile_policy`: `Policy.inputs` types
+the columns, `Policy.judge` the checks and statuses) and judged in one pass over one read of the
+history: metric columns are typed once and shared, and a check that is the same in both sets
+(the usual case: a pull request touches a few rules) is computed once. A run *changes* when its status differs;
 its *causes* are the rules whose effect (ok / warn / block) differs between the two sets.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from picogate.catalog import BASELINE_PREFIX, Catalog
-from picogate.evaluate import evaluate, read_names
-from picogate.expr import compile_check, names, to_text
-from picogate.metrics import RUN_ID, MetricsSource, normalize, read_metrics
+from picogate.compile import Policy, compile_policy
+from picogate.evaluate import baseline_columns, evaluate
+from picogate.expr import names, to_text
+from picogate.metrics import RUN_ID, MetricsSource, read_metrics
 from picogate.rules import CategoryChange, Rule, RuleSet, load_rules
 from picogate.rules.categories import compare as category_changes
-from picogate.verdict import EFFECTS, STATUS, STATUS_ORDER, effect_expr, status_columns
+from picogate.verdict import EFFECTS, STATUS_ORDER, effect_expr
 
 _NEW = "\x00new:"  # prefix of a column the new rules read with a different type than the old ones
-_TYPES = {"num": pl.Float64, "str": pl.String, "bool": pl.Boolean}
+_OLD, _NEW_SET = "\x00old", "\x00new"  # prefixes of each set's outcome and status columns
 
 
 @dataclass(frozen=True)
@@ -113,26 +114,26 @@ def diff_rules(old: str | Path | RuleSet, new: str | Path | RuleSet, history: Me
     old_rs = load_rules(old).for_stage(stage)
     new_rs = load_rules(new).for_stage(stage)
     raw = read_metrics(history, what="history")
-    frame, flags_old, flags_new, col_new = _shared_frame(raw, old_rs, new_rs)
-
-    # outcome columns: one per distinct (check, columns read); identical checks are computed once
-    exprs: dict[tuple, tuple[str, pl.Expr]] = {}
-
-    def outcome(rule: Rule, flags: dict[str, str], column: Any) -> str:
-        read = tuple((n, column(n), flags.get(n)) for n in names(rule.node))
-        key = (to_text(rule.node), read)
-        if key not in exprs:
-            alias = f"#{len(exprs)}"
-            exprs[key] = (alias, compile_check(rule.node, bad_flags=flags, column=column).outcome.alias(alias))
-        return exprs[key][0]
-
-    old_cols = [outcome(r, flags_old, lambda n: n) for r in old_rs.rules]
-    new_cols = [outcome(r, flags_new, col_new) for r in new_rs.rules]
+    old_p, new_p = compile_policy(old_rs), compile_policy(new_rs)
+    frame, flags_old, flags_new, col_new = _shared_frame(raw, old_p, new_p)
+    # both sets compile as `evaluate` compiles them (Policy.judge), side by side in one frame
+    old_out, old_status = old_p.judge(flags_old, prefix=_OLD)
+    new_out, new_status = new_p.judge(flags_new, column=col_new, prefix=_NEW_SET)
+    old_cols, new_cols = old_p.outcome_columns(_OLD), new_p.outcome_columns(_NEW_SET)
+    # a check the pull request left alone (same expression over the same columns) is judged once: the new
+    # set's column is a copy of the old one's
+    seen = {_check_key(r, flags_old, {}): c for r, c in zip(old_rs.rules, old_cols, strict=True)}
+    fresh, copies = [], []
+    for rule, col, expr in zip(new_rs.rules, new_cols, new_out, strict=True):
+        same = seen.get(_check_key(rule, flags_new, col_new))
+        if same is None:
+            fresh.append(expr)
+        else:
+            copies.append(pl.col(same).alias(col))
     query = (
         frame.lazy()
-        .with_columns([e for _, e in exprs.values()])
-        .with_columns(status_columns(old_cols, old_rs.rules)).with_columns(STATUS.alias("_old"))
-        .with_columns(status_columns(new_cols, new_rs.rules)).with_columns(STATUS.alias("_new"))
+        .with_columns([*old_out, *fresh]).with_columns(copies)
+        .with_columns([*old_status[:-1], *new_status[:-1]]).with_columns([old_status[-1], new_status[-1]])
     )
     # a rule's effect in each set (ok when the set lacks it); causes are the rules whose effect moved
     effects_old = {r.id: effect_expr(pl.col(c), r) for r, c in zip(old_rs.rules, old_cols, strict=True)}
@@ -142,9 +143,10 @@ def diff_rules(old: str | Path | RuleSet, new: str | Path | RuleSet, history: Me
     moved = [(rid, effects_old.get(rid, ok), effects_new.get(rid, ok)) for rid in ids]
     causes = pl.concat_list([pl.when(o != n).then(pl.lit(rid)).otherwise(pl.lit(None, pl.String))
                              for rid, o, n in moved]).list.drop_nulls() if moved else pl.lit([], pl.List(pl.String))
+    old_s, new_s = pl.col(f"{_OLD}_status"), pl.col(f"{_NEW_SET}_status")
     changed_q = (
-        query.filter(pl.col("_old") != pl.col("_new"))
-        .select(pl.col(RUN_ID), pl.col("_old").alias("old"), pl.col("_new").alias("new"), causes.alias("causes"),
+        query.filter(old_s != new_s)
+        .select(pl.col(RUN_ID), old_s.alias("old"), new_s.alias("new"), causes.alias("causes"),
                 *[pl.struct(o.alias("before"), n.alias("after")).alias(f"e:{rid}") for rid, o, n in moved])
     )
     changed_full = changed_q.collect()
@@ -156,6 +158,12 @@ def diff_rules(old: str | Path | RuleSet, new: str | Path | RuleSet, history: Me
                      changed, transitions, impact, rule_changes(old_rs, new_rs),
                      raw.filter(pl.col(RUN_ID).is_in(changed.get_column(RUN_ID).implode())), stage,
                      category_changes(old_rs, new_rs))
+
+
+def _check_key(rule: Rule, flags: Mapping[str, str], column: Mapping[str, str]) -> tuple:
+    """What decides a check's outcome column: its expression, and the columns and flags it reads."""
+    read = tuple((n, column.get(n, n), flags.get(n)) for n in names(rule.node))
+    return to_text(rule.node), read
 
 
 def _label(ref: object, rs: RuleSet) -> str:
@@ -183,40 +191,37 @@ def _impact(changed: pl.DataFrame, ids: Sequence[str]) -> pl.DataFrame:
             .sort(["runs", "rule_id"], descending=[True, False]))
 
 
-def _shared_frame(raw: pl.DataFrame, old: RuleSet, new: RuleSet) -> tuple[pl.DataFrame, dict, dict, Any]:
-    """One frame holding every metric either set reads, normalised once.
+def _shared_frame(raw: pl.DataFrame, old: Policy, new: Policy) -> tuple[pl.DataFrame, dict[str, str],
+                                                                       dict[str, str], dict[str, str]]:
+    """One frame holding every metric either set reads, typed by each Policy's own `inputs`, read once.
 
-    A name both sets read with the same type is one column; a name whose type differs
-    (a rule file re-declared it) gets a second column for the new set.
+    A name both sets read with the same type is one column; a name whose type differs (a rule file
+    re-declared it) gets a second column for the new set. Returns the frame, each set's bad-cell flags,
+    and the new set's column for each such name (for `Policy.judge(column=...)`).
     """
-    want_old = read_names(old)
-    want_new = read_names(new)
-
-    def kind(catalog: Catalog, name: str) -> str:
-        m = catalog.lookup(name)
+    def kind(policy: Policy, name: str) -> str:
+        m = policy.ruleset.catalog.lookup(name)
         return m.lang_type if m else "num"
 
-    clash = {n for n in want_new if n in want_old and kind(old.catalog, n) != kind(new.catalog, n)}
-    plain_old = [n for n in want_old if not n.startswith(BASELINE_PREFIX)]
-    plain_new = [n for n in want_new if not n.startswith(BASELINE_PREFIX) and (n in clash or n not in want_old)]
-    frame, flags_old = normalize(raw, plain_old, old.catalog)
-    extra, flags_extra = normalize(raw, plain_new, new.catalog)
-    rename = {n: _NEW + n for n in clash} | {f: _NEW + f for n, f in flags_extra.items() if n in clash}
-    frame = frame.hstack(extra.drop(RUN_ID).rename(rename).get_columns())
-    flags_new = {n: f for n, f in flags_old.items() if n in want_new and n not in clash}
-    flags_new |= {n: rename.get(f, f) for n, f in flags_extra.items()}
+    in_old = set(old.wanted)
+    clash = {n for n in new.wanted if n in in_old and kind(old, n) != kind(new, n)}
+    exprs_old, flags_old = old.inputs(raw.schema)
+    exprs_new, flags_new = new.inputs(raw.schema)
+    rename = {n: _NEW + n for n in clash} | {f: _NEW + f for n, f in flags_new.items() if n in clash}
+    have = {e.meta.output_name() for e in exprs_old}
+    extra = [e.alias(rename[name]) if name in rename else e
+             for e in exprs_new if (name := e.meta.output_name()) in rename or name not in have]
+    frame = raw.select([*exprs_old, *extra])
     # baseline.<x>: no baseline run in a history diff, so these read as missing (as evaluate() without one)
-    lits = {}
-    for n in want_old:
-        if n.startswith(BASELINE_PREFIX):
-            lits[n] = pl.lit(None, _TYPES[kind(old.catalog, n)]).alias(n)
-    for n in want_new:
-        if n.startswith(BASELINE_PREFIX):
-            target = _NEW + n if n in clash else n
-            lits[target] = pl.lit(None, _TYPES[kind(new.catalog, n)]).alias(target)
-    if lits:
-        frame = frame.with_columns(list(lits.values()))
-    return frame, flags_old, flags_new, (lambda n: _NEW + n if n in clash else n)
+    base_old, flags_old = baseline_columns(old, flags_old, None)
+    base_new, flags_new = baseline_columns(new, flags_new, None)
+    have = {e.meta.output_name() for e in base_old}
+    base_new = [e.alias(rename.get(name, _NEW + name)) if name in clash else e
+                for e in base_new if (name := e.meta.output_name()) in clash or name not in have]
+    if base_old or base_new:
+        frame = frame.with_columns([*base_old, *base_new])
+    column = {n: _NEW + n for n in clash}
+    return frame, flags_old, {n: rename.get(f, f) for n, f in flags_new.items()}, column
 
 
 def rule_changes(old: RuleSet, new: RuleSet) -> list[RuleChange]:

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from picogate.escape import md, md_code, text
 from picogate.rules import CategoryChange
+from picogate.verdict import ICON, STATUS_ORDER
 
 if TYPE_CHECKING:
     from picogate.policy.diff import RulesDiff
-
-_ICON = {"approved": "✅", "warn": "⚠️", "blocked": "⛔"}
-
 
 def _headline(d: RulesDiff) -> str:
     if not d.n_changed:
@@ -29,7 +27,7 @@ def _headline(d: RulesDiff) -> str:
 def _rank(col: str):  # type: ignore[no-untyped-def]
     import polars as pl
 
-    return pl.col(col).replace_strict({"approved": 0, "warn": 1, "blocked": 2}, return_dtype=pl.Int8)
+    return pl.col(col).replace_strict(STATUS_ORDER, return_dtype=pl.Int8)
 
 
 def _because(rule_id: str, rows: dict[str, Any], esc: Callable[[object], str] = text,
@@ -80,7 +78,7 @@ def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
         lines.append("")
     if d.n_changed:
         lines += ["### Verdict changes", "", "| before | after | runs |", "|---|---|---|"]
-        lines += [f"| {_ICON[t['old']]} {t['old']} | {_ICON[t['new']]} {t['new']} | {t['runs']:,} |"
+        lines += [f"| {ICON[t['old']]} {t['old']} | {ICON[t['new']]} {t['new']} | {t['runs']:,} |"
                   for t in d.transitions.iter_rows(named=True)]
         lines += ["", "### Rules that cause them", "", "| rule | effect | runs |", "|---|---|---|"]
         lines += [f"| {md_code(r['rule_id'])} | {r['before']} → {r['after']} | {r['runs']:,} |"
@@ -91,8 +89,8 @@ def to_markdown(d: RulesDiff, *, max_runs: int = 50) -> str:
         for run in d.changed.head(max_runs).iter_rows(named=True):
             rows = details.get(run["run_id"], {})
             because = "<br>".join(_because(rid, rows.get(rid, {}), md, md_code) for rid in run["causes"])
-            lines.append(f"| {md_code(run['run_id'])} | {_ICON[run['old']]} {run['old']} | "
-                         f"{_ICON[run['new']]} {run['new']} | {because} |")
+            lines.append(f"| {md_code(run['run_id'])} | {ICON[run['old']]} {run['old']} | "
+                         f"{ICON[run['new']]} {run['new']} | {because} |")
         if d.n_changed > max_runs:
             lines += ["", f"_{d.n_changed - max_runs:,} more run(s) not shown; use --format json for all._"]
     return "\n".join(lines).rstrip() + "\n"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from picogate.errors import RuleError
 from picogate.escape import md, md_code, text, xml
 from picogate.output import Finding, Report, RuleInfo
+from picogate.verdict import EXIT_APPROVED, EXIT_BLOCKED, EXIT_CANNOT_RUN, INVALID_ICON, VALID_ICON
 
 if TYPE_CHECKING:
     from picogate.policy.diff import RulesDiff
@@ -62,7 +63,7 @@ class RuleCheckReport(Report):
 
     @property
     def code(self) -> int:
-        return 2 if self.bad else 0  # an invalid rule file: the gate could not run
+        return EXIT_CANNOT_RUN if self.bad else EXIT_APPROVED  # an invalid rule file: the gate could not run
 
     @staticmethod
     def _extra(rs: RuleSet) -> str:
@@ -91,10 +92,10 @@ class RuleCheckReport(Report):
             out.write(self.headline())
 
     def markdown(self) -> str:
-        title = (f"❌ picogate rules check: {self.bad} invalid file(s)" if self.bad
-                 else "✅ picogate rules check: all valid")
-        rows = [f"| {md_code(ref)} | ❌ {md(r)} |" if isinstance(r, RuleError) else
-                f"| {md_code(ref)} | ✅ profile {md_code(r.profile)}, {len(r.rules)} checks{self._extra(r)} |"
+        title = (f"{INVALID_ICON} picogate rules check: {self.bad} invalid file(s)" if self.bad
+                 else f"{VALID_ICON} picogate rules check: all valid")
+        rows = [f"| {md_code(ref)} | {INVALID_ICON} {md(r)} |" if isinstance(r, RuleError) else
+                f"| {md_code(ref)} | {VALID_ICON} profile {md_code(r.profile)}, {len(r.rules)} checks{self._extra(r)} |"
                 for ref, r in self.loaded]
         return f"## {title}\n\n| file | result |\n|---|---|\n" + "\n".join(rows) + "\n"
 
@@ -175,7 +176,7 @@ class DiffReport(Report):
 
     @property
     def code(self) -> int:
-        return 1 if self.fail else 0
+        return EXIT_BLOCKED if self.fail else EXIT_APPROVED
 
     def write_own(self, fmt: str, out: TextIO) -> None:
         d = self.diff

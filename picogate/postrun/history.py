@@ -43,6 +43,7 @@ from picogate.postrun.report import (
     text_px,
 )
 from picogate.rules import RuleSet
+from picogate.verdict import EXIT_APPROVED
 
 SIGNIFICANT = 0.05  # p below which a change between consecutive runs is shown as beyond the noise
 
@@ -391,4 +392,4 @@ def cmd_history(args: argparse.Namespace) -> int:
         below = [f"{r['skill']} {_num(r['pass_rate'])} < {_num(r['gate'])}" for r in _below(o)]
         print(text(f"#{i} {_run_id(o)}: {o.status}" + (f" (below gate: {', '.join(below)})" if below else "")))
     print(text(f"history: {path}"), file=sys.stderr)
-    return 0
+    return EXIT_APPROVED

@@ -22,8 +22,10 @@ from picogate.escape import md, md_code, xml
 from picogate.escape import text as plain
 from picogate.io import atomic_write_text
 from picogate.postrun.gate import Outcome
+from picogate.report import plain as line_text
+from picogate.report import run_blocks
+from picogate.verdict import ICON
 
-_ICON = {"approved": "✅", "warn": "⚠️", "blocked": "⛔"}
 _SKILL_RULE = "skill.pass_rate"
 _SKILL_RATE = re.compile(r"^eval\.([a-z0-9_]+)\.pass_rate$")
 CHART_FILE, MARKDOWN_FILE, JSON_FILE = "skills.svg", "report.md", "postrun.json"
@@ -69,7 +71,7 @@ def _headline(outcome: Outcome) -> str:
 def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
     """The report as markdown; `chart` is the image file name written beside it (None: no image)."""
     r, ev = outcome.result, outcome.evidence
-    lines = [f"# {_ICON[r.status]} picogate post-run: **{r.status}** — {md_code(ev['run_id'])}", "",
+    lines = [f"# {ICON[r.status]} picogate post-run: **{r.status}** — {md_code(ev['run_id'])}", "",
              f"Profile `{r.ruleset.profile}`; {_headline(outcome)}.", ""]
     if r.status != "approved":
         lines += ["Training completed and eval produced scores; that is not the same as releasable.", ""]
@@ -105,8 +107,9 @@ def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
     lines += ["", "## Honesty report: do the run's claims match its evidence?", "",
               f"Status **{ev.get('honesty.status')}**.", "", "| claim | outcome | observed | detail |",
               "|---|---|---|---|"]
-    for c in outcome.honesty.checks.iter_rows(named=True):
-        lines.append(f"| {md_code(c['rule_id'])} | {c['outcome']} | {md(c['observed'])} | {md(c['message'])} |")
+    for c in outcome.honesty.checks.iter_rows(named=True):  # a claim that holds shows its evidence, no failure text
+        detail = md(c["message"]) if c["outcome"] != "pass" else "—"
+        lines.append(f"| {md_code(c['rule_id'])} | {c['outcome']} | {md(c['observed'])} | {detail} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -253,25 +256,22 @@ def skills_svg(rows: list[dict[str, Any]], *, title: str = "eval pass rate by sk
 def to_text(outcome: Outcome) -> str:
     """A plain terminal report: verdict, failing skills weakest first with fixes, then the rest."""
     r, ev = outcome.result, outcome.evidence
-    lines = [f"{r.status.upper()}  post-run {plain(ev['run_id'])}  (profile {r.ruleset.profile}): {_headline(outcome)}"]
-    skills, other, warns = sections(outcome)
-    for title, rows in (("failing skills, weakest first", skills), ("other blocking checks", other),
-                        ("warnings", warns)):
-        if rows:
-            lines += ["", f"{title}:"]
-            for c in rows:
-                lines.append(f"  {c['rule_id']}: observed {plain(c['observed'])}, required {plain(c['required'])}")
-                lines.append(f"    {plain(c['message'])}")
-                lines.append(f"    fix: {plain(c['fix'])}")
+    lines = [f"{r.status.upper()}  post-run {plain(ev['run_id'])}  (profile {plain(r.ruleset.profile)}): "
+             f"{_headline(outcome)}"]
+    [(_, body)] = run_blocks(r)  # one line per check that stops the release, as every text report lists them
+    if body:
+        lines += ["", "what stops the release (blocking first, weakest first):", *map(line_text, body)]
     lines += ["", "per-skill eval (95% Wilson interval):"]
     for s in skill_rows(outcome):
         extra = f"  change {_signed(s['delta'])} (p={_num(s['delta_p'], 3)})" if outcome.baseline else ""
-        lines.append(f"  {plain(s['skill']):<10} {_num(s['pass_rate'])} [{_num(s['low'])}, {_num(s['high'])}] "
-                     f"n={_num(s['rows'])}  gate {_num(s['gate'])}{extra}")
+        rate = "no evidence" if s["pass_rate"] is None else \
+            f"{_num(s['pass_rate'])} [{_num(s['low'])}, {_num(s['high'])}] n={_num(s['rows'])}"
+        lines.append(f"  {plain(s['skill']):<10} {rate}  gate {_num(s['gate'])}{extra}")
     lines += ["", f"honesty report: {ev.get('honesty.status')}"]
-    for c in outcome.honesty.checks.iter_rows(named=True):
+    for c in outcome.honesty.checks.iter_rows(named=True):  # a claim shows its evidence, or what has none
         mark = "ok " if c["effect"] == "ok" else c["effect"]
-        lines.append(f"  [{mark:<5}] {c['rule_id']}: {plain(c['observed'])}")
+        shown = c["message"] if c["outcome"] == "missing" else c["observed"]
+        lines.append(f"  [{mark:<5}] {c['rule_id']}: {plain(shown)}")
     return "\n".join(lines) + "\n"
 
 

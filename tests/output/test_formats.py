@@ -189,23 +189,23 @@ def test_annotations_point_at_the_failing_rule(files: Path, capsys: pytest.Captu
     code, out, _ = cli(["evaluate", REPO / "examples" / "metrics.jsonl", "--rules", "skill_release", "-f", "github"],
                     capsys)
     assert code == 1
-    budget = next(r for r in load_rules("skill_release").rules if r.id == "budget.planned_to_target")
-    line = next(a for a in github_annotations(out) if "budget.planned_to_target::run d12-baseline" in a)
-    assert line.startswith(f"::error file={budget.source.file},line={budget.source.line},col={budget.source.column},")
-    assert "required >= 0.9" in line and "%0Afix: " in line
+    gate = next(r for r in load_rules("skill_release").rules if r.id == "skill.pass_rate.math")
+    line = next(a for a in github_annotations(out) if "skill.pass_rate.math::run d26-weak-math" in a)
+    assert line.startswith(f"::error file={gate.source.file},line={gate.source.line},col={gate.source.column},")
+    assert "required >= 0.3" in line and "%0Afix: " in line
     assert out.splitlines()[-1].startswith("picogate evaluate: blocked (profile skill_release")
     log = validate_sarif(cli(["evaluate", REPO / "examples" / "metrics.jsonl", "--rules", "skill_release",
                               "-f", "sarif"], capsys)[1])
     driver = log["runs"][0]["tool"]["driver"]
-    rule = next(r for r in driver["rules"] if r["id"] == "budget.planned_to_target")
-    assert rule["help"]["text"] == budget.fix and rule["defaultConfiguration"]["level"] == "error"
-    assert rule["shortDescription"]["text"] == budget.message.replace("{", "{{").replace("}", "}}")  # SARIF 3.11.5
+    rule = next(r for r in driver["rules"] if r["id"] == "skill.pass_rate.math")
+    assert rule["help"]["text"] == gate.fix and rule["defaultConfiguration"]["level"] == "error"
+    assert rule["shortDescription"]["text"] == gate.message.replace("{", "{{").replace("}", "}}")  # SARIF 3.11.5
     result = next(r for r in log["runs"][0]["results"]
-                  if r["ruleId"] == "budget.planned_to_target" and r["properties"]["run_id"] == "d12-baseline")
+                  if r["ruleId"] == "skill.pass_rate.math" and r["properties"]["run_id"] == "d26-weak-math")
     assert result["locations"][0]["physicalLocation"] == {
-        "artifactLocation": {"uri": budget.source.file},
-        "region": {"startLine": budget.source.line, "startColumn": budget.source.column}}
-    assert "run d12-baseline" in result["message"]["text"] and "required >= 0.9" in result["message"]["text"]
+        "artifactLocation": {"uri": gate.source.file},
+        "region": {"startLine": gate.source.line, "startColumn": gate.source.column}}
+    assert "run d26-weak-math" in result["message"]["text"] and "required >= 0.3" in result["message"]["text"]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -70,12 +71,27 @@ def test_junit_parses_with_control_characters_anywhere(tmp_path: Path, bad: str)
     assert failure is not None and failure.get("message", "").startswith("score 0.1 for 'tag\\")
 
 
+class _Terminal(io.StringIO):
+    """A file that says it is a terminal: `print_text` styles it with rich."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "rich"])
 @pytest.mark.parametrize("rid", ["[link=https://evil]x[/link]", "[bold red]x[/]", "[/]", "x\\", ":warning: :smile:"])
-def test_text_prints_rich_markup_in_data_literally(tmp_path: Path, capsys, rid: str):
+def test_text_prints_rich_markup_in_data_literally(tmp_path: Path, capsys, rid: str, terminal: bool):
     code, out = cli(tmp_path, capsys, [{"run_id": rid, "score": 0.1, "tag": rid}], "text")
     assert code == 1, out  # not 2, "internal error: MarkupError"
+    if terminal:  # the styled path: data reaches rich as Text, never as markup or emoji codes
+        buf = _Terminal()
+        print_text(evaluate([{"run_id": rid, "score": 0.1, "tag": rid}], write_rules(tmp_path)), file=buf)
+        assert "\x1b[" in buf.getvalue()  # styled, so rich did render it
+        out = re.sub("\x1b\\[[0-9;]*m", "", buf.getvalue())
     assert f"blocked {rid}: 0 passed" in out
-    assert f"score 0.1 for '{rid}'" in out
+    data = re.escape(f"'{rid}'")
+    assert re.search(rf"observed 0\.1 +required >= 0\.5 +fix: retrain {data}\n", out), out
+    assert re.search(rf"observed {data} +required == 'ok' +fix: set tag \(now {data}\)\n", out), out
 
 
 def test_json_output_round_trips_every_datum(tmp_path: Path, capsys):
