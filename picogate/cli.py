@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from picogate.errors import PicogateError
 from picogate.output import FORMATS, add_output_args
+from picogate.verdict import EXIT_CANNOT_RUN
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         _die(f"internal error: {type(exc).__name__}: {first} (set PICOGATE_DEBUG=1 for a traceback)")
-    return 2
+    return EXIT_CANNOT_RUN
 
 
 def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -43,12 +44,12 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_CANNOT_RUN
     try:
         return int(args.func(args))
     except PicogateError as exc:
         _say(f"picogate: error: {exc}")
-        return 2
+        return EXIT_CANNOT_RUN
 
 
 def _say(line: str) -> None:
@@ -58,7 +59,7 @@ def _say(line: str) -> None:
     print(text(line), file=sys.stderr)
 
 
-def _die(message: str, code: int = 2) -> None:
+def _die(message: str, code: int = EXIT_CANNOT_RUN) -> None:
     _say(f"picogate: error: {message}")
     raise SystemExit(code)
 
@@ -93,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     from picogate.postrun.history import add_history_command
 
     add_history_command(sub)
+
+    from picogate.schema import add_schema_command
+
+    add_schema_command(sub)
 
     from picogate.demo import add_demo_arguments, run_demo
 

@@ -15,10 +15,9 @@ from dataclasses import replace
 
 from picogate.expr.errors import ExprError
 from picogate.expr.functions import FUNCTIONS, MAX_DOUBLING_NESTING
+from picogate.expr.grammar import ARITHMETIC, COMPARISONS, MEMBERSHIP, SIGNATURES
 from picogate.expr.lexer import number_problem
 from picogate.expr.nodes import (
-    ARITHMETIC,
-    COMPARISONS,
     Binary,
     BoolOp,
     Call,
@@ -140,7 +139,7 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
                     raise fail(f"operands of '{op}' must be conditions (true/false), but this is a "
                                f"{_noun(t)}; compare it, e.g. 'x > 0'", o)
             return "bool"
-        case Binary(op=op, left=a, right=b) if op in ("in", "not in"):
+        case Binary(op=op, left=a, right=b) if op in MEMBERSHIP:
             lt = infer(a, resolve, text)
             assert isinstance(b, ListLit)
             for item in b.items:
@@ -168,16 +167,15 @@ def infer(node: Node, resolve: NameResolver, text: str = "") -> str:
             if f in ("min", "max") and _doubling_depth(node) > MAX_DOUBLING_NESTING:
                 raise fail(f"min/max/% nested more than {MAX_DOUBLING_NESTING} deep; flatten it: "
                            "min(a, b, c) instead of min(a, min(b, c))", node)
-            fn = FUNCTIONS.get(f)
-            if fn is None:
-                raise fail(f"unknown function '{f}'; available: {', '.join(sorted(FUNCTIONS))}", node)
-            if len(args) < fn.min_args or (fn.max_args is not None and len(args) > fn.max_args):
-                raise fail(f"{f}() takes {_arity(fn.min_args, fn.max_args)}, got {len(args)}: "
-                           f"{fn.signature}", node)
+            sig = SIGNATURES.get(f)
+            if sig is None:
+                raise fail(f"unknown function '{f}'; available: {', '.join(sorted(SIGNATURES))}", node)
+            if not sig.accepts(len(args)):
+                raise fail(f"{f}() takes {_arity(sig.min_args, sig.max_args)}, got {len(args)}: {sig.text}", node)
             types = [infer(a, resolve, text) for a in args]
-            result = fn.typer(types)
+            result = FUNCTIONS[f].typer(types)
             if result is None:
-                raise fail(f"{f}() cannot take ({', '.join(_noun(t) for t in types)}): {fn.signature}", node)
+                raise fail(f"{f}() cannot take ({', '.join(_noun(t) for t in types)}): {sig.text}", node)
             return result
     raise fail(f"unsupported expression node {type(node).__name__}", node)
 

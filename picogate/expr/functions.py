@@ -1,6 +1,7 @@
 """The whitelist of functions a check may call: one entry per function.
 
-Each entry holds its arity, its typing rule, its polars translation and its
+Each entry holds its signature (name and arity, from the grammar table
+`picogate.expr.grammar.SIGNATURES`), its typing rule, its polars translation and its
 plain-Python reference semantics side by side, so the compiler and the reference
 interpreter cannot drift apart. Anything not listed here is refused by name.
 
@@ -16,18 +17,21 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from picogate.expr.grammar import SIGNATURES, Signature
+
 Typer = Callable[[Sequence[str]], "str | None"]  # argument types -> result type, None if refused
 
 
 @dataclass(frozen=True)
 class Function:
-    name: str
-    min_args: int
-    max_args: int | None
-    signature: str  # shown in errors
+    signature: Signature  # name and arity: the grammar's table
     typer: Typer
     compile: Callable[[Sequence[pl.Expr]], pl.Expr]
     reference: Callable[[Sequence[object]], object]
+
+    @property
+    def name(self) -> str:
+        return self.signature.name
 
 
 def _all_num(types: Sequence[str], result: str = "num") -> str | None:
@@ -63,19 +67,14 @@ def _ref_max(args: Sequence[object]) -> object:
     return None if any(a is None for a in args) else max(args)  # type: ignore[type-var]
 
 
-FUNCTIONS: dict[str, Function] = {
-    f.name: f
-    for f in (
-        Function("abs", 1, 1, "abs(number)", _all_num,
-                 lambda a: a[0].abs(), lambda a: None if a[0] is None else abs(a[0])),  # type: ignore[arg-type]
-        Function("min", 2, None, "min(number, number, ...)", _all_num,
-                 lambda a: _strict_extreme(a, "min"), _ref_min),
-        Function("max", 2, None, "max(number, number, ...)", _all_num,
-                 lambda a: _strict_extreme(a, "max"), _ref_max),
-        Function("coalesce", 2, None, "coalesce(value, value, ...) of one type", _same_type,
-                 lambda a: pl.coalesce(*a), lambda a: next((x for x in a if x is not None), None)),
-        Function("is_null", 1, 1, "is_null(value)",
-                 lambda t: "bool" if t[0] in ("num", "str", "bool") else None,
-                 lambda a: a[0].is_null(), lambda a: a[0] is None),
-    )
+# name -> (typer, polars translation, reference); the name and arity come from the grammar
+_MEANINGS: dict[str, tuple[Typer, Callable[[Sequence[pl.Expr]], pl.Expr], Callable[[Sequence[object]], object]]] = {
+    "abs": (_all_num, lambda a: a[0].abs(), lambda a: None if a[0] is None else abs(a[0])),  # type: ignore[arg-type]
+    "min": (_all_num, lambda a: _strict_extreme(a, "min"), _ref_min),
+    "max": (_all_num, lambda a: _strict_extreme(a, "max"), _ref_max),
+    "coalesce": (_same_type, lambda a: pl.coalesce(*a), lambda a: next((x for x in a if x is not None), None)),
+    "is_null": (lambda t: "bool" if t[0] in ("num", "str", "bool") else None,
+                lambda a: a[0].is_null(), lambda a: a[0] is None),
 }
+assert _MEANINGS.keys() == SIGNATURES.keys(), "every function in the grammar needs a meaning, and only those"
+FUNCTIONS: dict[str, Function] = {name: Function(sig, *_MEANINGS[name]) for name, sig in SIGNATURES.items()}

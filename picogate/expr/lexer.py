@@ -15,13 +15,12 @@ import unicodedata
 from dataclasses import dataclass
 
 from picogate.expr.errors import ExprError
+from picogate.expr.grammar import KEYWORDS, SYMBOLS
 
 MAX_LENGTH = 4096  # characters in one expression; longer checks are refused, not parsed
 MAX_STRING = 512  # characters in one string literal
 MAX_EXACT_INT = 2**53  # past it not every integer is a float64, so `x == 9007199254740993` could not be exact
 
-KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})
-OPERATORS = ("==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",")
 
 # Common mistakes get a hint instead of a bare "unexpected character".
 _HINTS = {
@@ -217,9 +216,9 @@ def _string(text: str, i: int) -> Token:
 def _operator(text: str, i: int) -> Token:
     for hint in sorted(_HINTS, key=len, reverse=True):
         if text.startswith(hint, i) and not any(text.startswith(op, i) and len(op) >= len(hint)
-                                                for op in OPERATORS):
+                                                for op in SYMBOLS):
             raise ExprError(f"'{hint}' is not allowed: {_HINTS[hint]}", text, i)
-    for op in OPERATORS:
+    for op in SYMBOLS:
         if text.startswith(op, i):
             return Token("OP", op, i, i + len(op))
     ch = text[i]

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from picogate.expr.grammar import ATOM, COMPARE, INFIX, KEYWORDS, MEMBERSHIP, PREFIX
+
 _PLAIN_NAME = re.compile(r"(?:[A-Za-z_]\w*|\{[A-Za-z_]\w*\})(?:\.(?:\w+|\{[A-Za-z_]\w*\}))*", re.ASCII)
-_KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 
 Value: TypeAlias = "int | float | str | bool | None"
 
@@ -85,10 +86,6 @@ class Call:
 
 Node: TypeAlias = "Literal | ListLit | Name | Param | Unary | Binary | BoolOp | Call"
 
-ARITHMETIC = ("+", "-", "*", "/", "%")
-COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
-MEMBERSHIP = ("in", "not in")
-
 
 def children(node: Node) -> tuple[Node, ...]:
     """Direct sub-nodes, for walks that do not care about the node kind."""
@@ -118,21 +115,14 @@ def names(node: Node) -> list[str]:
     return out
 
 
-# binding power of each node kind when printed, after parser.BINDING_POWER (atoms bind tightest)
-_PRINT_BP = {"or": 10, "and": 20, "not": 30, "==": 40, "!=": 40, "<": 40, "<=": 40, ">": 40, ">=": 40, "in": 40,
-             "not in": 40, "+": 50, "-": 50, "*": 60, "/": 60, "%": 60}
-_ATOM_BP = 100
-
-
 def _bp(node: Node) -> int:
+    """How tightly the node's own operator binds, from the grammar's table (atoms bind tightest)."""
     match node:
         case Binary(op=op) | BoolOp(op=op):
-            return _PRINT_BP[op]
-        case Unary(op="not"):
-            return _PRINT_BP["not"]
-        case Unary():
-            return 70
-    return _ATOM_BP
+            return INFIX[op]
+        case Unary(op=op):
+            return PREFIX[op]
+    return ATOM
 
 
 def _wrap(node: Node, parens: bool) -> str:
@@ -143,8 +133,10 @@ def _wrap(node: Node, parens: bool) -> str:
 def to_text(node: Node) -> str:
     """Canonical text of an expression, parenthesised only where the parse needs it.
 
-    Minimal parentheses keep `parse(to_text(n))` equal to `n` even for a 500-term sum,
-    which fully parenthesised would nest deeper than the parser allows.
+    Minimal parentheses keep `parse(to_text(n))` equal to `n` for every tree the parser accepts,
+    which is at most 64 operators high (docs/expressions.md, "Bounds"): fully parenthesised, a
+    60-term sum would nest deeper than the parser's 48 levels. The recursion here is as deep as
+    the tree is high, so that bound also bounds the printer.
     """
     match node:
         case Literal(value=v):
@@ -159,19 +151,20 @@ def to_text(node: Node) -> str:
             return "[" + ", ".join(to_text(i) for i in items) + "]"
         case Name(name=n):
             first = n.split(".")[0]
-            return n if _PLAIN_NAME.fullmatch(n) and first not in _KEYWORDS and "__" not in n else f"`{n}`"
+            return n if _PLAIN_NAME.fullmatch(n) and first not in KEYWORDS and "__" not in n else f"`{n}`"
         case Param(name=n):
             return "{" + n + "}"
         case Unary(op="not", operand=o):
-            return "not " + _wrap(o, _bp(o) < _PRINT_BP["not"])
-        case Unary(operand=o):
-            return "-" + _wrap(o, _bp(o) < _ATOM_BP)
+            return "not " + _wrap(o, _bp(o) < PREFIX["not"])
+        case Unary(operand=o):  # `-(x * y)`: written `-x * y` it would parse as `(-x) * y`
+            return "-" + _wrap(o, _bp(o) < ATOM)
         case Binary(op=op, left=a, right=b):
-            bp = _PRINT_BP[op]
-            right = to_text(b) if op in ("in", "not in") else _wrap(b, _bp(b) <= bp)
-            return f"{_wrap(a, _bp(a) < bp or (bp == 40 and _bp(a) == 40))} {op} {right}"
+            bp = INFIX[op]
+            right = to_text(b) if op in MEMBERSHIP else _wrap(b, _bp(b) <= bp)
+            # comparisons do not chain, so a comparison on the left of one needs parentheses
+            return f"{_wrap(a, _bp(a) < bp or (bp == COMPARE and _bp(a) == COMPARE))} {op} {right}"
         case BoolOp(op=op, operands=ops):
-            bp = _PRINT_BP[op]
+            bp = INFIX[op]
             return f" {op} ".join(_wrap(o, _bp(o) <= bp) for o in ops)
         case Call(func=f, args=args):
             return f"{f}(" + ", ".join(to_text(a) for a in args) + ")"

@@ -7,12 +7,20 @@ no `**`), tokens keep exact positions for caret errors, and the bounds below are
 enforced while parsing, so a 10,000-deep expression is refused with a clear message
 instead of a RecursionError. Nothing here ever reaches Python evaluation.
 
-Precedence (loosest first) is one table, `BINDING_POWER`, as in jmespath.
+Precedence, keywords and functions are tables in `picogate.expr.grammar` (binding power as in
+jmespath's BINDING_POWER), read here, by the lexer, by the printer and by the checker.
+
+Height: a left-associative chain (`x + 1 + 1 + ...`) is built in a loop, so the nesting bound does
+not see it, but every later stage walks it as a tree of that height: the checker and the compiler
+recurse once per level, and the compiler's error channel names every intermediate sum (the compiled
+check grows with the square of the chain). So at most `MAX_HEIGHT` operators may stack, chains included;
+`and`/`or` chains are one n-ary node and do not count per term (docs/expressions.md, "Bounds").
 """
 
 from __future__ import annotations
 
 from picogate.expr.errors import ExprError
+from picogate.expr.grammar import COMPARE, INFIX, LITERALS, LOGIC, MEMBERSHIP, PREFIX
 from picogate.expr.lexer import Token, tokenize
 from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Param, Unary, children
 
@@ -21,16 +29,7 @@ MAX_NODES = 2000  # AST nodes in one expression
 MAX_LIST = 1000  # items in one list literal
 MAX_HEIGHT = 64  # operators stacked on one another, chains included (`a + b + c` is two)
 
-BINDING_POWER = {
-    "or": 10,
-    "and": 20,
-    # prefix 'not' binds at 30: `not a == b` is `not (a == b)`
-    "==": 40, "!=": 40, "<": 40, "<=": 40, ">": 40, ">=": 40, "in": 40, "not in": 40,
-    "+": 50, "-": 50,
-    "*": 60, "/": 60, "%": 60,
-    # prefix '-' binds at 70
-}
-_NOT_BP, _NEG_BP, _COMPARE_BP = 30, 70, 40
+_KEYWORD_INFIX = tuple(op for op in INFIX if op.isalpha())  # and, or, in ('not in' is two tokens)
 
 
 def parse(text: str) -> Node:
@@ -49,7 +48,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.nodes = 0
-        self.heights: dict[int, int] = {}  # id(node) -> height of its subtree
+        self.heights: dict[int, int] = {}  # id(node) -> operators stacked in its subtree
 
     # -- token helpers
     def peek(self) -> Token:
@@ -73,10 +72,9 @@ class _Parser:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.fail(f"expression has more than {MAX_NODES} parts; split the rule", node.pos)
-        # A left-assoc chain (`x + 1 + 1 + ...`) is built in a loop, not by recursion, so the
-        # depth bound above does not see it; its height would still cost recursion in the
-        # checker and quadratic work in the compiler's error channel.
-        height = 1 + max((self.heights.get(id(c), 1) for c in children(node)), default=0)
+        # Height in operators (a value is 0, `x + 1 + 1 > 0` is 3), chains included: see the module doc.
+        kids = children(node)
+        height = 1 + max(self.heights.get(id(c), 0) for c in kids) if kids else 0
         if height > MAX_HEIGHT:
             raise self.fail(f"expression nests more than {MAX_HEIGHT} operators deep (each link of a chain "
                             "such as a + b + c counts); split the rule", node.pos)
@@ -101,33 +99,33 @@ class _Parser:
         left = self.prefix()
         while True:
             op, tok = self.infix_operator()
-            if op is None or BINDING_POWER[op] <= min_bp:
+            if op is None or INFIX[op] <= min_bp:
                 break
-            bp = BINDING_POWER[op]
+            bp = INFIX[op]
             self.advance()
             if op == "not in":
                 self.advance()
-            if op in ("and", "or"):
+            if op in LOGIC:
                 operands = [left, self.expression(bp)]
                 while self.peek().kind == "KEYWORD" and self.peek().value == op:
                     self.advance()
                     operands.append(self.expression(bp))
                 left = self.count(BoolOp(op, tuple(operands), left.pos, operands[-1].end))
                 continue
-            right = self.list_literal() if op in ("in", "not in") else self.expression(bp)
+            right = self.list_literal() if op in MEMBERSHIP else self.expression(bp)
             left = self.count(Binary(op, left, right, tok.pos, right.end))
-            if bp == _COMPARE_BP:
+            if bp == COMPARE:
                 nxt, ntok = self.infix_operator()
-                if nxt is not None and BINDING_POWER[nxt] == _COMPARE_BP:
+                if nxt is not None and INFIX[nxt] == COMPARE:
                     raise self.fail("comparisons do not chain; write 'a < b and b < c'", ntok.pos)
         self.depth -= 1
         return left
 
     def infix_operator(self) -> tuple[str | None, Token]:
         tok = self.peek()
-        if tok.kind == "OP" and tok.value in BINDING_POWER:
+        if tok.kind == "OP" and tok.value in INFIX:
             return str(tok.value), tok
-        if tok.kind == "KEYWORD" and tok.value in ("and", "or", "in"):
+        if tok.kind == "KEYWORD" and tok.value in _KEYWORD_INFIX:
             return str(tok.value), tok
         if tok.kind == "KEYWORD" and tok.value == "not":
             nxt = self.tokens[self.i + 1]
@@ -142,11 +140,10 @@ class _Parser:
         if tok.kind == "STRING":
             return self.count(Literal(tok.value, tok.pos, tok.end))  # type: ignore[arg-type]
         if tok.kind == "KEYWORD":
-            if tok.value in ("true", "false", "null"):
-                value = {"true": True, "false": False, "null": None}[tok.value]  # type: ignore[index]
-                return self.count(Literal(value, tok.pos, tok.end))
+            if tok.value in LITERALS:
+                return self.count(Literal(LITERALS[str(tok.value)], tok.pos, tok.end))
             if tok.value == "not":
-                operand = self.expression(_NOT_BP)
+                operand = self.expression(PREFIX["not"])
                 return self.count(Unary("not", operand, tok.pos, operand.end))
             raise self.fail(f"'{tok.value}' cannot start an expression", tok.pos)
         if tok.kind == "NAME":
@@ -161,7 +158,7 @@ class _Parser:
                 self.expect(")")
                 return inner
             if tok.value == "-":
-                operand = self.expression(_NEG_BP)
+                operand = self.expression(PREFIX["-"])
                 if isinstance(operand, Literal) and isinstance(operand.value, int | float) \
                         and not isinstance(operand.value, bool):
                     return Literal(-operand.value, tok.pos, operand.end)  # fold '-3' into one literal

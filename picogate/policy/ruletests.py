@@ -9,40 +9,33 @@
         expect: {status: blocked, failing: [budget.planned_to_target]}
 
 Like `opa test` or `conftest verify`: a pull request that changes a threshold also changes
-(or breaks) the cases that pin it. Files are read with `picogate.yamlstrict` and validated
-against `schemas/rule_tests.schema.json`; each case is one `evaluate` of one run, so what is
-tested is exactly what the gate does.
+(or breaks) the cases that pin it. Files are read with `picogate.yamlstrict` and validated by
+`RuleTestFile` (picogate/policy/ruletest_spec.py, from which `schemas/rule_tests.schema.json` is
+generated); each case is one `evaluate` of one run, so what is tested is exactly what the gate does.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import polars as pl
 
 from picogate.errors import PicogateError, RuleError
 from picogate.escape import md, md_code, text, xml
 from picogate.evaluate import evaluate
-from picogate.paths import RULES_DIR, SCHEMAS_DIR
+from picogate.paths import RULES_DIR
+from picogate.policy.ruletest_spec import RuleTestFile
 from picogate.result import NO_CHECK_PASSED
 from picogate.rules import RuleSet, load_rules
 from picogate.rules.loader import _find, display_path
+from picogate.validation import Fault, validate
+from picogate.verdict import INVALID_ICON, VALID_ICON
 from picogate.yamlstrict import Document, YAMLError, load_file
-
-SCHEMA = "rule_tests.schema.json"
-
-
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / SCHEMA).read_text()))
 
 
 @dataclass(frozen=True)
@@ -147,42 +140,32 @@ def load_test_file(path: str | Path, *, rules_dir: str | Path | None = None) -> 
     doc.file = display_path(path)
     if not isinstance(doc.data, dict):
         raise RuleError("a rule-test file must be a mapping with 'profile:' and 'cases:'", file=doc.file, line=1)
-    errors = sorted(_validator().iter_errors(doc.data), key=lambda e: (len(e.absolute_path), str(e.path)))
-    if errors:
-        err = errors[0]
-        where = ".".join(str(p) for p in err.absolute_path)
-        line, col = doc.where(tuple(err.absolute_path))
-        message = err.message
-        if err.validator == "additionalProperties":
-            allowed = list(err.schema.get("properties", {}))
-            extra = sorted(set(err.instance) - set(allowed))
-            close = difflib.get_close_matches(extra[0], allowed, n=1) if extra else []
-            message = f"unknown key '{extra[0]}'" + (f" (did you mean '{close[0]}'?)" if close
-                                                      else f" (allowed: {', '.join(allowed)})")
-            line, col = doc.where((*err.absolute_path, extra[0]))
-        raise RuleError(f"{where}: {message}" if where else message, file=doc.file, line=line, column=col)
-    data = doc.data
-    ruleset = _load_profile(data["profile"], path, rules_dir, doc)
-    base = _flatten(data.get("base") or {})
+    try:
+        spec = validate(RuleTestFile, doc.data)
+    except Fault as fault:
+        line, col = doc.where(fault.path)
+        raise RuleError(str(fault), file=doc.file, line=line, column=col) from None
+    ruleset = _load_profile(spec.profile, path, rules_dir, doc)
+    base = _flatten(spec.base)
     names: dict[str, int] = {}
     cases = []
-    for i, raw in enumerate(data["cases"]):
+    for i, raw in enumerate(spec.cases):
         line, _ = doc.where(("cases", i))
-        if raw["name"] in names:
-            raise RuleError(f"cases.{i}.name: duplicate case name '{raw['name']}' "
-                            f"(first at case #{names[raw['name']]})", file=doc.file, line=line)
-        names[raw["name"]] = i + 1
+        if raw.name in names:
+            raise RuleError(f"cases.{i}.name: duplicate case name '{raw.name}' "
+                            f"(first at case #{names[raw.name]})", file=doc.file, line=line)
+        names[raw.name] = i + 1
         metrics = dict(base)
-        for name in raw.get("drop", []):
+        for name in raw.drop:
             if name not in metrics:
                 dl, dc = doc.where(("cases", i, "drop"))
                 raise RuleError(f"cases.{i}.drop: '{name}' is not in base", file=doc.file, line=dl, column=dc)
             del metrics[name]
-        metrics.update(_flatten(raw.get("metrics") or {}))
-        expect = raw["expect"]
-        failing = tuple(expect["failing"]) if "failing" in expect else None
-        cases.append(Case(raw["name"], line, raw.get("stage", data.get("stage")), metrics, expect["status"],
-                          failing, dict(expect.get("outcomes", {}))))
+        metrics.update(_flatten(raw.metrics))
+        expect = raw.expect
+        failing = tuple(expect.failing) if expect.failing is not None else None
+        cases.append(Case(raw.name, line, raw.stage or spec.stage, metrics, expect.status, failing,
+                          dict(expect.outcomes)))
     return TestFile(path, doc.file, ruleset, tuple(cases))
 
 
@@ -315,7 +298,7 @@ def to_text(report: TestReport, *, verbose: bool = False) -> str:
 
 def to_markdown(report: TestReport) -> str:
     """A summary table of the failing cases (or the files run); names and problems escaped."""
-    icon = "✅" if report.ok else "❌"
+    icon = VALID_ICON if report.ok else INVALID_ICON
     lines = [f"## {icon} picogate rule tests: {report.passed} passed, {report.failed} failed", ""]
     failed = [r for r in report.results if not r.passed]
     if failed:

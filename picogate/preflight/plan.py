@@ -3,21 +3,21 @@
 Loaded strictly (`picogate.yamlstrict`: no duplicate keys, no YAML 1.1 surprises) and then
 validated by pydantic with unknown keys refused, so a misspelled `planed_tokens:` is an error
 naming file:line:col. `schemas/plan.schema.json` is generated from these models
-(`python -m picogate.preflight.plan > schemas/plan.schema.json`), so the two cannot drift.
+(`python -m picogate.schema`; a test fails when the committed file drifts).
 """
 
 from __future__ import annotations
 
 import difflib
 import glob
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from picogate.errors import InputError
+from picogate.fields import Ident
+from picogate.fields import Strict as _Strict
 from picogate.rules.tables import Device, Precision
 from picogate.yamlstrict import YAMLError, load_file
 
@@ -26,24 +26,22 @@ PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=200)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
 class Architecture(_Strict):
     """GPT-style shape from which parameter counts are derived (12·n_layer·n_embd² per block stack)."""
 
-    n_layer: PositiveInt
-    n_embd: PositiveInt
-    vocab_size: PositiveInt
+    n_layer: PositiveInt = Field(description="transformer blocks")
+    n_embd: PositiveInt = Field(description="model width (embedding size)")
+    vocab_size: PositiveInt = Field(description="tokenizer vocabulary size")
     tied_embeddings: bool = Field(False, description="input embedding and lm_head share one matrix")
 
 
 class ModelSpec(_Strict):
+    """The model's size: a parameter count, or the architecture it is derived from (exactly one)."""
+
     params: PositiveInt | None = Field(None, description="the parameter count, of the kind `counted` names")
     counted: Literal["all", "scaling"] = Field(
         "all", description="which count the budget ratio uses: all parameters, or non-embedding 'scaling' ones")
-    architecture: Architecture | None = None
+    architecture: Architecture | None = Field(None, description="the shape the parameter count is derived from")
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -63,6 +61,8 @@ class ModelSpec(_Strict):
 
 
 class Budget(_Strict):
+    """What the run claims (tokens per parameter) and what it schedules."""
+
     target_param_data_ratio: PositiveFloat = Field(description="tokens per parameter the recipe claims "
                                                                "(20 = Chinchilla)")
     planned_tokens: PositiveInt | None = Field(None, description="tokens the run schedules")
@@ -71,10 +71,14 @@ class Budget(_Strict):
 
 
 class Tokenizer(_Strict):
+    """How corpus text is counted in tokens when there are no token shards."""
+
     tiktoken: str | None = Field(None, description="a tiktoken encoding name (needs the tiktoken package)")
 
 
 class Data(_Strict):
+    """Where the run's data lives: globs relative to the plan file."""
+
     corpus: list[str] = Field(min_length=1, description="globs of text (.jsonl, .parquet) or token shards "
                                                         "(.bin, .npy, parquet token-id lists)")
     sft: list[str] = Field([], description="globs of SFT rows (schemas/sft_row.schema.json)")
@@ -89,18 +93,20 @@ class Data(_Strict):
                                                         "(default: the first list-of-integers column)")
     bytes_per_token: PositiveFloat = Field(4.0, description="estimate used when there are no token shards and "
                                                             "no tokenizer; the report marks counts as estimated")
-    tokenizer: Tokenizer | None = None
+    tokenizer: Tokenizer | None = Field(None, description="count corpus tokens exactly instead of estimating")
 
 
 class Launch(_Strict):
-    nnodes: PositiveInt = 1
-    nproc_per_node: PositiveInt = 1
-    device_batch_size: PositiveInt
-    max_seq_len: PositiveInt
+    """How the run is launched; the profile checks that total_batch_size is a whole number of micro-steps."""
+
+    nnodes: PositiveInt = Field(1, description="machines")
+    nproc_per_node: PositiveInt = Field(1, description="processes (GPUs) per machine")
+    device_batch_size: PositiveInt = Field(description="sequences per device per micro-step")
+    max_seq_len: PositiveInt = Field(description="tokens per sequence")
     total_batch_size: PositiveInt = Field(description="tokens per optimizer step")
-    device: Device  # the same names the profile's attention tables use
-    precision: Precision
-    attention: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] = "sdpa"
+    device: Device = Field(description="the device the profile's device_precisions and attention tables look up")
+    precision: Precision = Field(description="training precision")
+    attention: Ident = Field("sdpa", description="attention backend, looked up in the profile's attention_backends")
 
 
 class PlanSpec(_Strict):
@@ -208,12 +214,7 @@ def _fields_at(loc: tuple) -> dict:
 
 
 def plan_json_schema() -> dict:
-    """The published JSON Schema of a plan file, generated from `PlanSpec`."""
-    schema = PlanSpec.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://picogate.dev/schemas/plan.schema.json",
-            **schema, "title": "picogate run plan"}
+    """The published JSON Schema of a plan file, generated from `PlanSpec` (as `picogate schema export`)."""
+    from picogate.schema import generate
 
-
-if __name__ == "__main__":
-    sys.stdout.write(json.dumps(plan_json_schema(), indent=2) + "\n")
+    return generate()["plan.schema.json"]

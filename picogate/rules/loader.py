@@ -1,4 +1,5 @@
-"""Load a profile: strict YAML -> JSON Schema -> pydantic -> parsed, checked rules.
+"""Load a profile: strict YAML -> pydantic (the JSON Schema, generated from the same models, only
+words a refusal) -> parsed, checked rules.
 
 Every fault is a `RuleError` naming the file, the rule id, the line and the column.
 Profiles compose with `extends`: parents' rules come first, and a later definition
@@ -12,23 +13,18 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import os
 import string
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from functools import cache
 from pathlib import Path
-
-import jsonschema
-from pydantic import ValidationError
 
 from picogate.catalog import Catalog, metric_from_spec, shipped_catalog
 from picogate.errors import PicogateError, RuleError
 from picogate.expr import ExprError, check_condition, expand, names, parse, placeholders
 from picogate.expr.lexer import number_problem
 from picogate.io import read_bounded
-from picogate.paths import RULES_DIR, SCHEMAS_DIR
+from picogate.paths import RULES_DIR
 from picogate.rules import categories as cat_tables
 from picogate.rules.model import (
     CategoryChange,
@@ -42,15 +38,10 @@ from picogate.rules.model import (
     Source,
 )
 from picogate.rules.tables import Tables, duplicates
+from picogate.validation import Fault, validate
 from picogate.yamlstrict import MAX_BYTES, Document, YAMLError, load_file
 
 REPORT_FIELDS = {"observed", "required", "threshold"}  # message placeholders filled per run
-
-
-@cache
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads((SCHEMAS_DIR / "rules.schema.json").read_text())
-    return jsonschema.Draft202012Validator(schema)
 
 
 def load_rules(source: str | Path | RuleSet) -> RuleSet:
@@ -193,7 +184,7 @@ def _load_profile(path: Path, chain: tuple[Path, ...], *, name: str | None = Non
     for parent in parents:
         catalog = catalog.extended(parent.catalog)  # re-declaring a metric identically is a no-op
     try:
-        own = (metric_from_spec(n, m.model_dump(), str(path)) for n, m in spec.metrics.items())
+        own = (metric_from_spec(n, m, str(path)) for n, m in spec.metrics.items())
         catalog = catalog.extended(own)
     except PicogateError as exc:
         line, col = doc.where(("metrics",))
@@ -326,17 +317,10 @@ def load_spec(path: Path) -> tuple[Document, RuleFileSpec]:
     if not isinstance(doc.data, dict):
         raise RuleError("a rule file must be a mapping with 'profile:' and 'rules:'", file=doc.file, line=1)
     _check_numbers(doc)  # first: a number no check could compute with is the fault, whatever its place
-    errors = sorted(_validator().iter_errors(doc.data), key=lambda e: (len(e.absolute_path), str(e.path)))
-    if errors:
-        raise _schema_error(errors[0], doc)
     try:
-        spec = RuleFileSpec.model_validate(doc.data)
-    except ValidationError as exc:  # the schema should have caught it; stay precise anyway
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        line, col = doc.where(loc)
-        where = ".".join(map(str, loc))
-        raise RuleError(f"{where}: {err['msg']}", file=doc.file, line=line, column=col) from None
+        spec = validate(RuleFileSpec, doc.data)
+    except Fault as fault:
+        raise _fault_error(fault, doc) from None
     for name, i, key, value in duplicates(spec.tables):
         line, col = doc.where(("tables", name, i, key))
         raise RuleError(f"tables.{name}.{i}.{key}: '{value}' is listed twice (rows are looked up by {key})",
@@ -379,53 +363,16 @@ def _numbers(data: object, path: tuple) -> Iterator[tuple[tuple, int | float]]:
         yield path, data
 
 
-_TYPE_WORDS = {"number": "a number", "string": "text", "object": "a mapping", "array": "a list",
-               "integer": "a whole number", "boolean": "true or false"}
-
-
-def _branch(err: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """For a `oneOf` fault, the fault inside the alternative the value was meant as (the one of its type).
-
-    jsonschema reports "not valid under any of the given schemas" at the parent; a per_category value
-    `{a: '0.5'}` should point at `a`, the entry that is wrong, not at the whole mapping.
-    """
-    while err.validator in ("oneOf", "anyOf") and err.context:
-        meant = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
-        if not meant:
-            break
-        err = max(meant, key=lambda e: len(e.absolute_path))
-    return err
-
-
-def _schema_error(err: jsonschema.ValidationError, doc: Document) -> RuleError:
-    err = _branch(err)
-    path = tuple(err.absolute_path)
+def _fault_error(fault: Fault, doc: Document) -> RuleError:
+    """A refused file as a `RuleError` at the fault's line and column, naming the rule it is in."""
+    path = fault.path
     rule_id = None
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
         rules = doc.data.get("rules") or []
         if path[1] < len(rules) and isinstance(rules[path[1]], dict):
-            rule_id = rules[path[1]].get("id")
-    message = err.message
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        allowed = ", ".join(err.schema.get("properties", {}))
-        if extra:
-            close = difflib.get_close_matches(extra[0], list(err.schema.get("properties", {})), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {allowed})"
-            message = f"unknown key '{extra[0]}'{hint}"
-            path = (*path, extra[0])
-    elif err.validator == "enum":
-        message = f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
-    elif err.validator == "required":
-        message = err.message.replace("is a required property", "is required")
-    elif err.validator in ("oneOf", "anyOf") and err.context:
-        kinds = [_TYPE_WORDS.get(str(e.validator_value), str(e.validator_value)) for e in err.context
-                 if e.validator == "type"]
-        message = f"{err.instance!r} is not valid: expected {' or '.join(dict.fromkeys(kinds))}"
-    where = ".".join(str(p) for p in path)
+            rule_id = rules[path[1]].get("id") if isinstance(rules[path[1]].get("id"), str) else None
     line, col = doc.where(path)
-    return RuleError(f"{where}: {message}" if where else message, file=doc.file, rule_id=rule_id,
-                     line=line, column=col)
+    return RuleError(str(fault), file=doc.file, rule_id=rule_id, line=line, column=col)
 
 
 def build_rules(spec: RuleSpec, doc: Document, index: int, catalog: Catalog,

@@ -1,59 +1,88 @@
 """Rule files as typed data: pydantic models of the YAML, and the expanded rules.
 
-The YAML is validated twice on purpose: JSON Schema (`schemas/rules.schema.json`)
-gives editors completion and yields path-precise errors, pydantic gives the code
-typed, frozen objects (`extra="forbid"`: a misspelled `severty:` is an error).
+The models are the one statement of what a rule file may say: `load_spec` validates every file with
+them (`extra="forbid"`: a misspelled `severty:` is an error), and `schemas/rules.schema.json`, which
+editors read, is generated from them (`python -m picogate.schema`; a test fails when it drifts).
+The `Field` descriptions are what an editor shows as help.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from picogate.catalog import Catalog
+from picogate.catalog import Catalog, MetricSpec
 from picogate.expr import Node
+from picogate.expr.lexer import MAX_LENGTH
+from picogate.fields import (
+    CATEGORY,
+    Category,
+    Ident,
+    MetricName,
+    Omittable,
+    ProfileName,
+    RuleId,
+    Strict,
+    Text,
+    Unique,
+)
 from picogate.rules.tables import Tables
 from picogate.yamlstrict import Document
+
+_CATEGORY_RE = re.compile(CATEGORY)
 
 Stage = Literal["preflight", "postrun"]
 Severity = Literal["block", "warn"]
 Missing = Literal["fail", "warn", "pass"]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class MetricSpec(_Strict):
-    type: Literal["int", "float", "bool", "string"]
-    description: str
-    unit: str = ""
-
-
 # One category's value: a number ({threshold} in the check), or named numbers/texts ({name} each).
-CategoryValue = float | int | dict[str, float | int | str | bool]
+NamedValues = Annotated[dict[Ident, float | int | str | bool], Field(min_length=1)]
+CategoryValue = float | int | NamedValues
+CategoryValues = Annotated[dict[Category, CategoryValue], Field(min_length=1)]
 
 
-class PerCategory(_Strict):
-    name: str
-    values: str | dict[str, CategoryValue]  # a table of `categories:` by name, or the values inline
+class PerCategory(Strict):
+    """One reported check per category; {name} in the check, message and fix is the category, the other
+    placeholders come from its values."""
+
+    name: Ident = Field(description="the placeholder that stands for the category, e.g. skill for {skill}")
+    values: Ident | CategoryValues = Field(description="the name of a categories: table, or the category "
+                                                       "values inline: a number ({threshold}) or named values")
 
 
 class CategoryTableSpec(BaseModel):
-    """One `categories:` table as written: category -> value, plus `add:` / `remove:` in a child profile.
+    """Category -> value; in a child profile a plain key restates an inherited category, add: adds new
+    ones, remove: drops some.
 
     In the file that declares the table every key is a category. In a child profile a plain key restates
     an inherited category's value; a new category must be written under `add:` and a dropped one under
     `remove:`, so a misspelled key is an error, never a silent extra category.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True,
+                              json_schema_extra={"minProperties": 1, "propertyNames": {"pattern": CATEGORY}})
     __pydantic_extra__: dict[str, CategoryValue] = Field(init=False)
 
-    add: dict[str, CategoryValue] = {}
-    remove: list[str] = []
+    add: CategoryValues = Field({}, description="categories this child profile adds to the inherited table")
+    remove: Unique[Annotated[list[Category], Field(min_length=1)]] = Field(
+        [], description="categories this child profile drops from the inherited table")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, data: Any) -> Any:
+        """Keys are category names and a table is never empty (the schema's propertyNames, minProperties)."""
+        if isinstance(data, dict):
+            if not data:
+                raise PydanticCustomError("too_short", "a category table needs at least one entry")
+            for key in data:
+                if not isinstance(key, str) or not _CATEGORY_RE.fullmatch(key):
+                    raise PydanticCustomError("string_pattern_mismatch", "category '{key}' should match {pattern}",
+                                              {"key": key, "pattern": CATEGORY})
+        return data
 
     @property
     def values(self) -> dict[str, CategoryValue]:
@@ -61,26 +90,40 @@ class CategoryTableSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-class RuleSpec(_Strict):
-    id: str
-    stage: Stage
-    severity: Severity
-    check: str
-    message: str
-    fix: str
-    missing: Missing = "fail"
-    description: str = ""
-    per_category: PerCategory | None = None
+class RuleSpec(Strict):
+    """One rule: a check, what it stops and what to do about it."""
+
+    id: RuleId = Field(description="unique and stable; reports, overrides and rule tests name it")
+    stage: Stage = Field(description="preflight: before any GPU is spent; postrun: before the model is released")
+    severity: Severity = Field(description="block stops the run; warn lets it through with a warning")
+    check: Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)] = Field(
+        description="a condition in picogate's expression language (docs/expressions.md)")
+    message: Text = Field(description="shown when the check does not pass; {metric}, {observed}, {required} and "
+                                      "category placeholders are filled in")
+    fix: Text = Field(description="what to do about it")
+    missing: Missing = Field("fail", description="what missing evidence means: fail at the rule's severity "
+                                                 "(default), warn, or pass")
+    description: str = Field("", description="why the rule exists")
+    per_category: Omittable[PerCategory] = Field(
+        None, description="one reported check per category: {name} in the check, message and fix is the category")
 
 
-class RuleFileSpec(_Strict):
-    profile: str
-    description: str = ""
-    extends: list[str] = []
-    metrics: dict[str, MetricSpec] = {}
-    categories: dict[str, CategoryTableSpec] = {}
-    rules: list[RuleSpec] = []
-    tables: Tables = Tables()
+class RuleFileSpec(Strict):
+    """A profile: the rules that gate a training run (preflight) or a release (postrun). Policy is data:
+    every threshold lives here."""
+
+    profile: ProfileName = Field(description="the name other files and the CLI use; the file is NAME.yaml")
+    description: str = Field("", description="what this profile is for")
+    extends: Unique[list[ProfileName]] = Field(
+        [], description="profiles whose rules this one starts from; a later rule with the same id overrides")
+    metrics: dict[MetricName, MetricSpec] = Field({}, description="metrics this file adds to the catalog")
+    categories: dict[Ident, CategoryTableSpec] = Field(
+        {}, description="named per-category tables that per_category rules read by name (per_category: {name: "
+                        "skill, values: TABLE}); a child profile restates only the entries it changes, and writes "
+                        "new or dropped categories under add: / remove:")
+    rules: list[RuleSpec] = Field([], description="the checks; a rule whose id a parent has replaces it in place")
+    tables: Tables = Field(default_factory=Tables, description="data tables the preflight collectors read; a "
+                                                               "table stated here replaces the parent profile's whole")
 
 
 @dataclass(frozen=True)

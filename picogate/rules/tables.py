@@ -17,17 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from picogate.errors import RuleError
+from picogate.fields import Ident, Omittable
+from picogate.fields import Strict as _Row
+from picogate.validation import error_path
 
 Device = Literal["cuda", "cpu", "mps"]
 Precision = Literal["bf16", "fp16", "fp32"]
-Backend = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+Backend = Ident
 
 
 class NearDup(_Row):
@@ -48,27 +47,31 @@ class Contamination(_Row):
 class AttentionBackend(_Row):
     """Where one attention backend runs: a combination missing here is refused."""
 
-    attention: Backend
-    devices: list[Device] = Field(min_length=1)
-    precisions: list[Precision] = Field(min_length=1)
-    why: str = ""
+    attention: Backend = Field(description="the backend's name, as a plan's launch.attention says it")
+    devices: list[Device] = Field(min_length=1, description="devices it runs on")
+    precisions: list[Precision] = Field(min_length=1, description="precisions it runs at")
+    why: str = Field("", description="shown when a plan asks for a combination missing here")
 
 
 class DevicePrecisions(_Row):
     """The precisions one device trains at."""
 
     device: Device
-    precisions: list[Precision] = Field(min_length=1)
-    why: str = ""
+    precisions: list[Precision] = Field(min_length=1, description="precisions it trains at")
+    why: str = Field("", description="shown when a plan asks for a precision missing here")
 
 
 class Tables(_Row):
     """Every table a rule file may state; a table left out is inherited, or absent (its collector's default)."""
 
-    near_dup: list[NearDup] | None = Field(None, min_length=1, max_length=1)
-    contamination: list[Contamination] | None = Field(None, min_length=1, max_length=1)
-    attention_backends: list[AttentionBackend] | None = None
-    device_precisions: list[DevicePrecisions] | None = None
+    near_dup: Omittable[Annotated[list[NearDup], Field(min_length=1, max_length=1)]] = Field(
+        None, description="MinHash/LSH settings of the near-duplicate collector (one row)")
+    contamination: Omittable[Annotated[list[Contamination], Field(min_length=1, max_length=1)]] = Field(
+        None, description="settings of the eval-contamination scan (one row)")
+    attention_backends: Omittable[list[AttentionBackend]] = Field(
+        None, description="where each attention backend runs; a combination missing here is refused")
+    device_precisions: Omittable[list[DevicePrecisions]] = Field(
+        None, description="the precisions each device trains at")
 
     def merged(self, child: Tables) -> Tables:
         """These tables with each table `child` states replacing ours whole (a child profile's tables)."""
@@ -107,11 +110,12 @@ def as_tables(tables: Tables | Mapping[str, Any]) -> Tables:
     """
     if isinstance(tables, Tables):
         return tables
+    data = dict(tables)
     try:
-        out = Tables.model_validate(dict(tables))
+        out = Tables.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(map(str, ("tables", *err["loc"])))
+        where = ".".join(map(str, ("tables", *error_path(err, data))))
         raise RuleError(f"{where}: {err['msg']}") from None
     for name, i, _key, value in duplicates(out):
         raise RuleError(f"tables.{name}[{i}]: '{value}' is listed twice")

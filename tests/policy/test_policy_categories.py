@@ -347,7 +347,7 @@ def test_reports_escape_the_file_name(tmp_path: Path) -> None:
 
 
 def test_the_json_schema_knows_categories_and_tables_for_editors() -> None:
-    """schemas/rules.schema.json (kept by hand until it is generated) accepts what the loader accepts here."""
+    """schemas/rules.schema.json (generated from the models) accepts what the loader accepts here."""
     import jsonschema
 
     schema = json.loads((REPO / "schemas" / "rules.schema.json").read_text())

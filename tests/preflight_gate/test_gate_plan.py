@@ -86,4 +86,4 @@ def test_num_iterations_times_batch(tmp_path: Path) -> None:
 
 def test_published_schema_is_generated_from_the_model() -> None:
     published = json.loads((SCHEMAS_DIR / "plan.schema.json").read_text())
-    assert published == plan_json_schema(), "run: python -m picogate.preflight.plan > schemas/plan.schema.json"
+    assert published == plan_json_schema(), "run: python -m picogate.schema"
