@@ -25,9 +25,10 @@ from typing import Any
 
 import polars as pl
 
-from picogate.errors import PicogateError, RuleError
+from picogate.errors import InputError, PicogateError, RuleError
 from picogate.escape import md, md_code, text, xml
 from picogate.evaluate import evaluate
+from picogate.metrics import flatten
 from picogate.paths import RULES_DIR
 from picogate.policy.ruletest_spec import RuleTestFile
 from picogate.result import NO_CHECK_PASSED
@@ -146,7 +147,7 @@ def load_test_file(path: str | Path, *, rules_dir: str | Path | None = None) -> 
         line, col = doc.where(fault.path)
         raise RuleError(str(fault), file=doc.file, line=line, column=col) from None
     ruleset = _load_profile(spec.profile, path, rules_dir, doc)
-    base = _flatten(spec.base)
+    base = _flatten(spec.base, doc, ("base",))
     names: dict[str, int] = {}
     cases = []
     for i, raw in enumerate(spec.cases):
@@ -161,7 +162,7 @@ def load_test_file(path: str | Path, *, rules_dir: str | Path | None = None) -> 
                 dl, dc = doc.where(("cases", i, "drop"))
                 raise RuleError(f"cases.{i}.drop: '{name}' is not in base", file=doc.file, line=dl, column=dc)
             del metrics[name]
-        metrics.update(_flatten(raw.metrics))
+        metrics.update(_flatten(raw.metrics, doc, ("cases", i, "metrics")))
         expect = raw.expect
         failing = tuple(expect.failing) if expect.failing is not None else None
         cases.append(Case(raw.name, line, raw.stage or spec.stage, metrics, expect.status, failing,
@@ -185,14 +186,13 @@ def _load_profile(ref: str, path: Path, rules_dir: str | Path | None, doc: Docum
         raise RuleError(f"profile: {exc.reason}", file=doc.file, line=line, column=col) from None
 
 
-def _flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+def _flatten(obj: Mapping[str, Any], doc: Document, path: tuple) -> dict[str, Any]:
+    """Nested metrics to dotted names with the evidence boundary's own rule (a name given twice is an error)."""
+    try:
+        return flatten(obj, doc.file)
+    except InputError as exc:
+        line, col = doc.where(path)
+        raise RuleError(str(exc).removeprefix(f"{doc.file}: "), file=doc.file, line=line, column=col) from None
 
 
 # -- running ------------------------------------------------------------------------------------

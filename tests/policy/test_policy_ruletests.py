@@ -217,3 +217,13 @@ def test_shipped_test_files_reference_their_schema_and_validate():
         first = f.read_text().splitlines()[0]
         assert first == "# yaml-language-server: $schema=../../schemas/rule_tests.schema.json", f
         assert (f.parent / first.split("=", 1)[1]).resolve() == (REPO / "schemas" / "rule_tests.schema.json")
+
+
+def test_a_metric_given_nested_and_dotted_in_a_case_is_an_error(tmp_path: Path):
+    """Rule-test metrics flatten through the evidence boundary: a name given twice is refused, never last-wins."""
+    path = tmp_path / "twice_test.yaml"
+    path.write_text("profile: release\nstage: preflight\nbase: {model.params: 1}\ncases:\n"
+                    "  - name: twice\n    metrics:\n      launch.world_size: 2\n      launch: {world_size: 3}\n"
+                    "    expect: {status: blocked}\n")
+    with pytest.raises(RuleError, match=r"twice_test\.yaml:6:\d+: 'launch\.world_size' is given twice"):
+        load_test_file(path)
