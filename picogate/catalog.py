@@ -9,7 +9,6 @@ fail at load with a "did you mean" suggestion.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pydantic import Field, ValidationError
 
 from picogate.errors import PicogateError
 from picogate.fields import MetricName, Strict, Text
+from picogate.jsonstrict import loads_strict
 from picogate.paths import SCHEMAS_DIR
 
 BASELINE_PREFIX = "baseline."
@@ -157,15 +157,5 @@ def _shipped_files() -> list[tuple[Path, CatalogFile]]:
 
 
 def _read_json(path: Path) -> dict:
-    def no_dupes(pairs: list[tuple[str, object]]) -> dict:
-        out: dict = {}
-        for k, v in pairs:
-            if k in out:
-                raise PicogateError(f"{path}: duplicate key '{k}'")
-            out[k] = v
-        return out
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_dupes)
-    except json.JSONDecodeError as exc:
-        raise PicogateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    """The one strict JSON reader (no duplicate keys, no NaN), as for every evidence file."""
+    return loads_strict(path.read_bytes(), str(path))

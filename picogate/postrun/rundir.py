@@ -204,7 +204,8 @@ def read_inputs(results: Path) -> list[dict[str, Any]]:
     raw = meta.get(b"picogate.eval")
     if raw is None:
         return []
-    return list(json.loads(raw).get("inputs", []))
+    meta = loads_strict(raw, f"{results}: metadata picogate.eval")
+    return list(meta.get("inputs", [])) if isinstance(meta, dict) else []
 
 
 @cache
