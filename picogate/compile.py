@@ -46,11 +46,6 @@ class Policy:
         self.plain = [n for n in self.wanted if not n.startswith(BASELINE_PREFIX)]
         self.baseline = [n for n in self.wanted if n.startswith(BASELINE_PREFIX)]
 
-    @property
-    def columns(self) -> list[str]:
-        """The outcome column of each rule, in rule order."""
-        return self.outcome_columns()
-
     def outcome_columns(self, prefix: str = "") -> list[str]:
         """The outcome column of each rule under `judge(..., prefix=prefix)`."""
         return [f"{prefix}#{i}" for i in range(len(self.ruleset.rules))]

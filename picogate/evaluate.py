@@ -49,23 +49,22 @@ def evaluate(
     base_cols, flags = baseline_columns(policy, flags, baseline)
     outcomes, status = policy.judge(flags)
 
+    def judged(frame: pl.DataFrame | pl.LazyFrame) -> Any:
+        if base_cols:
+            frame = frame.with_columns(base_cols)
+        return frame.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1])
+
     ids = raw.get_column(RUN_ID)
     if raw.height < _EAGER_ROWS:
         check_unique(ids, where)
-        frame = raw.select(exprs)
-        if base_cols:
-            frame = frame.with_columns(base_cols)
         try:
-            wide = frame.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1])
+            wide = judged(raw.select(exprs))
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ShapeError):
             # polars' eager engine sizes some folds over all-null or literal columns as one row;
             # the lazy engine broadcasts them (a bad fold fails again there, loudly)
-            wide = frame.lazy().with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1]).collect()
+            wide = judged(raw.lazy().select(exprs)).collect()
         return GateResult(ruleset, wide, stage)
-    lazy = raw.lazy().select(exprs)
-    if base_cols:
-        lazy = lazy.with_columns(base_cols)
-    query = lazy.with_columns(outcomes).with_columns(status[:-1]).with_columns(status[-1])
+    query = judged(raw.lazy().select(exprs))
     if strictly_increasing(ids):  # unique already, as tables written run by run usually are
         wide = query.collect()
     else:  # the duplicate test runs beside the main query; hashes are cheaper to count than strings,

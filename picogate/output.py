@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from picogate.escape import text
+from picogate.policy.github import annotation, append_step_summary, in_github_actions
 from picogate.verdict import WORST_FIRST, exit_code
 
 if TYPE_CHECKING:
@@ -46,12 +47,6 @@ def add_output_args(p: argparse.ArgumentParser, *, fail_on: bool = True) -> None
     if fail_on:
         p.add_argument("--fail-on", choices=("block", "warn"), default="block",
                        help="exit 1 on blocked (default) or also on warn")
-
-
-def in_github_actions() -> bool:
-    from picogate.policy.github import in_github_actions as inside
-
-    return inside()
 
 
 def resolve_format(fmt: str | None) -> str:
@@ -143,8 +138,6 @@ def write_github(report: Report, out: TextIO) -> None:
     Messages and properties are percent-encoded (`policy.github.annotation`), so data never starts
     a line of its own; the headline is escaped by `escape.text`.
     """
-    from picogate.policy.github import annotation
-
     for f in report.findings():
         out.write(annotation(f.level, f.message, file=f.file, line=f.line, col=f.column, title=f.title) + "\n")
     out.write(report.headline().rstrip("\n") + "\n")
@@ -172,8 +165,6 @@ def emit(report: Report, args: argparse.Namespace, *, code: int | None = None) -
     report.write(fmt, sys.stdout)
     sys.stdout.flush()
     if fmt == "github" or in_github_actions():  # a no-op without $GITHUB_STEP_SUMMARY
-        from picogate.policy.github import append_step_summary
-
         append_step_summary(report.markdown())
     return exit_code(report.status, getattr(args, "fail_on", "block")) if code is None else code
 
@@ -226,7 +217,7 @@ class GateReport(Report):
         return where
 
     def rules(self) -> Iterator[RuleInfo]:
-        from picogate.result import NO_CHECK_PASSED
+        from picogate.result import NO_CHECK_PASSED, nothing_passed_fix
 
         for r in self.result.ruleset.rules:
             yield RuleInfo(r.id, r.message, r.fix, "error" if r.severity == "block" else "warning",
@@ -234,8 +225,7 @@ class GateReport(Report):
                            {"stage": r.stage, "severity": r.severity, "check": r.check, "missing": r.missing})
         files = self.result.ruleset.files
         yield RuleInfo(NO_CHECK_PASSED, "a run with no passing check is not approved",
-                       f"provide the metrics profile '{self.result.ruleset.profile}' reads, or pick the right --stage",
-                       "error", files[0] if files else None)
+                       nothing_passed_fix(self.result.ruleset), "error", files[0] if files else None)
 
     def findings(self) -> Iterator[Finding]:
         where = self._where()

@@ -20,6 +20,7 @@ import polars as pl
 from picogate.expr import ERROR, MISSING, OUTCOMES, PASS, infer, nodes
 from picogate.expr.checker import NameResolver as Resolver
 from picogate.expr.compiler import compile_value
+from picogate.expr.grammar import MIRRORED
 from picogate.metrics import RUN_ID
 from picogate.rules.model import Rule, RuleSet
 from picogate.verdict import BLOCK, EFFECTS, WARN, WORST_FIRST, codes_with_effect, effect_expr
@@ -212,7 +213,6 @@ def _absent(rule: Rule) -> pl.Expr:
     return pl.when(listed == "").then(pl.lit(", ".join(read))).otherwise(listed)
 
 
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
 def _observed_parts(rule: Rule, resolve: Resolver) -> tuple[pl.Expr, pl.Expr, float | None, pl.Expr]:
@@ -223,10 +223,10 @@ def _observed_parts(rule: Rule, resolve: Resolver) -> tuple[pl.Expr, pl.Expr, fl
         return infer(n, resolve)
 
     none = pl.lit(None, pl.Float64)
-    if isinstance(node, nodes.Binary) and node.op in _FLIP:
+    if isinstance(node, nodes.Binary) and node.op in MIRRORED:
         left, right, op = node.left, node.right, node.op
         if isinstance(left, nodes.Literal) and not isinstance(right, nodes.Literal):
-            left, right, op = right, left, _FLIP[op]
+            left, right, op = right, left, MIRRORED[op]
         lval = compile_value(left)
         numeric = kind(left) == "num"
         observed = _text(lval, kind(left))
@@ -253,9 +253,9 @@ def _observed_parts(rule: Rule, resolve: Resolver) -> tuple[pl.Expr, pl.Expr, fl
 def _direction(rule: Rule) -> float:
     """+1 when a higher observed value is better (`x >= t`), -1 when lower is (`x <= t`), 0 otherwise."""
     node = rule.node
-    if not (isinstance(node, nodes.Binary) and node.op in _FLIP):
+    if not (isinstance(node, nodes.Binary) and node.op in MIRRORED):
         return 0.0
-    op = _FLIP[node.op] if isinstance(node.left, nodes.Literal) else node.op
+    op = MIRRORED[node.op] if isinstance(node.left, nodes.Literal) else node.op
     return {">=": 1.0, ">": 1.0, "<=": -1.0, "<": -1.0}.get(op, 0.0)
 
 
@@ -285,6 +285,11 @@ def _render(template: str, observed: pl.Expr, required: pl.Expr, threshold: floa
     return pl.concat_str(pieces) if pieces else pl.lit("")
 
 
+def nothing_passed_fix(ruleset: RuleSet) -> str:
+    """The fix of the `NO_CHECK_PASSED` check, in the checks table and in SARIF's rule list alike."""
+    return f"provide the metrics profile '{ruleset.profile}' reads, or pick the right --stage"
+
+
 def _nothing_passed(frame: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
     why = ("no rules apply at this stage" if not ruleset.rules
            else "no check passed: every rule's evidence is missing or was skipped")
@@ -301,7 +306,7 @@ def _nothing_passed(frame: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
         pl.lit("at least one passing check").alias("required"),
         pl.lit(None, pl.Float64).alias("threshold"),
         pl.lit(why).alias("message"),
-        pl.lit(f"provide the metrics profile '{ruleset.profile}' reads, or pick the right --stage").alias("fix"),
+        pl.lit(nothing_passed_fix(ruleset)).alias("fix"),
         pl.lit(", ".join(ruleset.files) or "-").alias("source"),
         pl.lit(None, pl.String).alias("missing_inputs"),
     )

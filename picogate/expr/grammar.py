@@ -26,6 +26,7 @@ OR, AND, NOT, COMPARE, SUM, PRODUCT, NEGATE, ATOM = 10, 20, 30, 40, 50, 60, 70, 
 
 LOGIC = ("and", "or")  # n-ary: `a and b and c` is one node, however long the chain
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+MIRRORED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}  # `a OP b` is `b MIRRORED[OP] a`
 MEMBERSHIP = ("in", "not in")  # the right side is a list literal
 ARITHMETIC = ("+", "-", "*", "/", "%")
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from picogate.escape import md, md_code, text
 from picogate.expr import nodes
+from picogate.expr.grammar import MIRRORED
 from picogate.rules import CategoryChange, Rule, RuleSet, load_rules
 
 COLUMNS = ("id", "stage", "severity", "check", "threshold", "missing", "fix", "source")
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
 def threshold(rule: Rule) -> str:
@@ -26,10 +26,10 @@ def threshold(rule: Rule) -> str:
     '>= 20.0'
     """
     node = rule.node
-    if isinstance(node, nodes.Binary) and node.op in _FLIP:
+    if isinstance(node, nodes.Binary) and node.op in MIRRORED:
         left, right, op = node.left, node.right, node.op
         if isinstance(left, nodes.Literal) and not isinstance(right, nodes.Literal):
-            right, op = left, _FLIP[op]
+            right, op = left, MIRRORED[op]
         if isinstance(right, nodes.Literal):
             return f"{op} {nodes.to_text(right)}"
     if isinstance(node, nodes.Binary) and node.op in ("in", "not in"):

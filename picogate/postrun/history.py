@@ -38,6 +38,7 @@ from picogate.postrun.report import (
     clip,
     legend,
     markup,
+    num,
     sections,
     skill_rows,
     text_px,
@@ -127,12 +128,6 @@ def _run_id(o: Outcome) -> str:
     return str(o.evidence.get("run_id"))
 
 
-def _num(x: Any, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "missing"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
 def _skills(outcomes: Sequence[Outcome]) -> list[str]:
     """Every skill any run evaluated or gated, weakest in the last run first (shortfall below its gate)."""
     names: dict[str, None] = {}
@@ -188,7 +183,7 @@ def _runs_table(outcomes: Sequence[Outcome]) -> str:
     rows = []
     for i, o in enumerate(outcomes, 1):
         counts = o.result.runs.row(0, named=True)
-        fix = ", ".join(f"{markup(r['skill'])} {_num(r['pass_rate'])} &lt; {_num(r['gate'])}" for r in _below(o))
+        fix = ", ".join(f"{markup(r['skill'])} {num(r['pass_rate'])} &lt; {num(r['gate'])}" for r in _below(o))
         rows.append(f"<tr><td class=num>#{i}</td><td class=id><code>{markup(_run_id(o))}</code></td>"
                     f"<td>{_badge(o.status)}</td><td class=num>{counts['blocking']}</td>"
                     f"<td class=num>{counts['warnings']}</td><td class=num>{counts['passed']}</td>"
@@ -210,7 +205,7 @@ def _last_change(outcomes: Sequence[Outcome], skills: list[str], changes: list[d
     for s in skills:
         cls, text = _change(changes[-1], s)
         r = _rows_by_skill(cur).get(s)
-        now = f"{_num(r['pass_rate'])} (gate {_num(r['gate'])})" if r else "not evaluated"
+        now = f"{num(r['pass_rate'])} (gate {num(r['gate'])})" if r else "not evaluated"
         items.append(f"<li><b>{markup(s)}</b>: now {now}, <span class={cls}>{markup(text) or 'no comparison'}"
                      f"</span></li>")
     return (f'<h2 id="last">Last change: #{n} <code>{markup(_run_id(cur))}</code> against #{n - 1} '
@@ -226,9 +221,9 @@ def _skill_section(outcomes: Sequence[Outcome], skills: list[str], changes: list
         last = rows[-1]
         cls, words = _standing(last)
         gate = next((r["gate"] for r in reversed(rows) if r and r["gate"] is not None), None)
-        latest = (f"{_num(last['pass_rate'])} [{_num(last['low'])}–{_num(last['high'])}], n={_num(last['rows'])}"
+        latest = (f"{num(last['pass_rate'])} [{num(last['low'])}–{num(last['high'])}], n={num(last['rows'])}"
                   if last and last["pass_rate"] is not None else "missing")
-        cards.append(f"<div class=card><h3>{markup(s)}</h3><p class=note>last run {latest}; gate {_num(gate)}: "
+        cards.append(f"<div class=card><h3>{markup(s)}</h3><p class=note>last run {latest}; gate {num(gate)}: "
                      f"<span class={cls}>{words}</span></p>{trend_svg(s, outcomes, rows, gate)}</div>")
     head = "".join(f"<th>#{i}<br><code>{markup(clip(_run_id(o), 18))}</code></th>" for i, o in enumerate(outcomes, 1))
     table = []
@@ -241,10 +236,10 @@ def _skill_section(outcomes: Sequence[Outcome], skills: list[str], changes: list
                 continue
             ccls, ctext = _change(ch, s)
             arrow = f" <span class={ccls}>{markup(ctext.split(' (')[0])}</span>" if ccls != "flat" else ""
-            cells.append(f"<td class=\"num {_standing(r)[0]}\">{_num(r['pass_rate'])} <span class=msg>"
-                         f"[{_num(r['low'])}–{_num(r['high'])}] n={_num(r['rows'])}</span>{arrow}</td>")
+            cells.append(f"<td class=\"num {_standing(r)[0]}\">{num(r['pass_rate'])} <span class=msg>"
+                         f"[{num(r['low'])}–{num(r['high'])}] n={num(r['rows'])}</span>{arrow}</td>")
         gates = dict.fromkeys(b[s]["gate"] for b in by_run if s in b)
-        table.append(f"<tr><th>{markup(s)}</th><td class=num>{' / '.join(_num(g) for g in gates)}</td>"
+        table.append(f"<tr><th>{markup(s)}</th><td class=num>{' / '.join(num(g) for g in gates)}</td>"
                      f"{''.join(cells)}</tr>")
     return ('<h2 id="skills">Skills, weakest in the last run first</h2>'
             f"<div class=legend>{trend_legend()}</div><div class=cards>{''.join(cards)}</div>"
@@ -312,7 +307,7 @@ def trend_svg(skill: str, outcomes: Sequence[Outcome], rows: Sequence[dict[str, 
     pad, left, top, plot_h = 10, 40, 26, 140
     plot_w = min(max(64 * n, 224), 640)
     step = plot_w / n
-    gate_label = f"gate {_num(gate)}" if gate is not None else ""
+    gate_label = f"gate {num(gate)}" if gate is not None else ""
     width = round(left + plot_w + 8 + max(text_px(gate_label), text_px("pass rate")) + pad)
     bottom = top + plot_h
     height = bottom + 36 + pad
@@ -363,8 +358,8 @@ def trend_svg(skill: str, outcomes: Sequence[Outcome], rows: Sequence[dict[str, 
                 out.append(f'<line x1="{x - 5:.1f}" y1="{y:.1f}" x2="{x + 5:.1f}" y2="{y:.1f}" stroke="#222"/>')
         color = NO_GATE_COLOR if r["gate"] is None else PASS_COLOR if r["pass_rate"] >= r["gate"] else FAIL_COLOR
         out.append(f'<circle cx="{x:.1f}" cy="{y_of(r["pass_rate"]):.1f}" r="4.5" fill="{color}"><title>#{i + 1} '
-                   f'{markup(_run_id(o))}: {markup(skill)} {_num(r["pass_rate"])} [{_num(r["low"])}–'
-                   f'{_num(r["high"])}] over {markup(r["rows"])} rows</title></circle>')
+                   f'{markup(_run_id(o))}: {markup(skill)} {num(r["pass_rate"])} [{num(r["low"])}–'
+                   f'{num(r["high"])}] over {markup(r["rows"])} rows</title></circle>')
     out.append("</svg>")
     return "".join(out)
 
@@ -389,7 +384,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     path, outcomes = write_history(args.run_dirs, args.out, baseline=args.baseline, profile=args.profile)
     for i, o in enumerate(outcomes, 1):
-        below = [f"{r['skill']} {_num(r['pass_rate'])} < {_num(r['gate'])}" for r in _below(o)]
+        below = [f"{r['skill']} {num(r['pass_rate'])} < {num(r['gate'])}" for r in _below(o)]
         print(text(f"#{i} {_run_id(o)}: {o.status}" + (f" (below gate: {', '.join(below)})" if below else "")))
     print(text(f"history: {path}"), file=sys.stderr)
     return EXIT_APPROVED

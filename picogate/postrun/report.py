@@ -31,7 +31,8 @@ _SKILL_RATE = re.compile(r"^eval\.([a-z0-9_]+)\.pass_rate$")
 CHART_FILE, MARKDOWN_FILE, JSON_FILE = "skills.svg", "report.md", "postrun.json"
 
 
-def _num(x: Any, digits: int = 2) -> str:
+def num(x: Any, digits: int = 2) -> str:
+    """A rate or count for a report cell: floats to `digits` places, integers in full, 'missing' for none."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "missing"
     return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
@@ -93,17 +94,17 @@ def to_markdown(outcome: Outcome, *, chart: str | None = CHART_FILE) -> str:
     head = "| skill | rows | pass rate | 95% interval | gate |" + (" baseline | change | p |" if with_base else "")
     lines += [head, "|---|---|---|---|---|" + ("---|---|---|" if with_base else "")]
     for s in skill_rows(outcome):
-        row = (f"| {md(s['skill'])} | {_num(s['rows'])} | {_num(s['pass_rate'])} | "
-               f"{_num(s['low'])}–{_num(s['high'])} | {_num(s['gate'])} |")
+        row = (f"| {md(s['skill'])} | {num(s['rows'])} | {num(s['pass_rate'])} | "
+               f"{num(s['low'])}–{num(s['high'])} | {num(s['gate'])} |")
         if with_base:
-            row += f" {_num(s['baseline'])} | {_signed(s['delta'])} | {_num(s['delta_p'], 3)} |"
+            row += f" {num(s['baseline'])} | {_signed(s['delta'])} | {num(s['delta_p'], 3)} |"
         lines.append(row)
     lines += ["", "Intervals are Wilson 95% score intervals: with 10 rows a skill at 0.60 could be anywhere in "
               "0.31–0.83. A change against the baseline counts only when the two-proportion test gives p < 0.05.",
               "", "## Other evidence", "", "| metric | rows | value | 95% interval |", "|---|---|---|---|"]
     for label, rate, rows in _other_rates(ev):
-        lines.append(f"| {label} | {_num(ev.get(rows))} | {_num(ev.get(rate))} | "
-                     f"{_num(ev.get(rate + '_low'))}–{_num(ev.get(rate + '_high'))} |")
+        lines.append(f"| {label} | {num(ev.get(rows))} | {num(ev.get(rate))} | "
+                     f"{num(ev.get(rate + '_low'))}–{num(ev.get(rate + '_high'))} |")
     lines += ["", "## Honesty report: do the run's claims match its evidence?", "",
               f"Status **{ev.get('honesty.status')}**.", "", "| claim | outcome | observed | detail |",
               "|---|---|---|---|"]
@@ -191,7 +192,7 @@ def legend(items: list[tuple[str, str]], x0: float, y0: float, width: float) -> 
 
 def _value_label(r: dict[str, Any]) -> str:
     rate = r.get("pass_rate")
-    return "missing" if rate is None else f"{rate:.2f} (n={_num(r.get('rows'))})"
+    return "missing" if rate is None else f"{rate:.2f} (n={num(r.get('rows'))})"
 
 
 def skills_svg(rows: list[dict[str, Any]], *, title: str = "eval pass rate by skill") -> str:
@@ -263,10 +264,10 @@ def to_text(outcome: Outcome) -> str:
         lines += ["", "what stops the release (blocking first, weakest first):", *map(line_text, body)]
     lines += ["", "per-skill eval (95% Wilson interval):"]
     for s in skill_rows(outcome):
-        extra = f"  change {_signed(s['delta'])} (p={_num(s['delta_p'], 3)})" if outcome.baseline else ""
+        extra = f"  change {_signed(s['delta'])} (p={num(s['delta_p'], 3)})" if outcome.baseline else ""
         rate = "no evidence" if s["pass_rate"] is None else \
-            f"{_num(s['pass_rate'])} [{_num(s['low'])}, {_num(s['high'])}] n={_num(s['rows'])}"
-        lines.append(f"  {plain(s['skill']):<10} {rate}  gate {_num(s['gate'])}{extra}")
+            f"{num(s['pass_rate'])} [{num(s['low'])}, {num(s['high'])}] n={num(s['rows'])}"
+        lines.append(f"  {plain(s['skill']):<10} {rate}  gate {num(s['gate'])}{extra}")
     lines += ["", f"honesty report: {ev.get('honesty.status')}"]
     for c in outcome.honesty.checks.iter_rows(named=True):  # a claim shows its evidence, or what has none
         mark = "ok " if c["effect"] == "ok" else c["effect"]

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from picogate.errors import RuleError
 from picogate.expr import Node, parse
+from picogate.expr.grammar import MIRRORED
 from picogate.expr.nodes import Binary, BoolOp, Name, Param, Unary, children
 from picogate.rules.model import (
     CategoryChange,
@@ -252,7 +253,6 @@ def _number(v: object) -> bool:
 
 
 _UP_STRICTER = {">=": 1, ">": 1, "<=": -1, "<": -1}  # for `x OP {p}`: raising p makes the check harder (+1)
-_MIRROR = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
 
 
 def _sense(node: Node, key: str) -> int | None:
@@ -278,7 +278,7 @@ def _sense(node: Node, key: str) -> int | None:
             found.add(sign * _UP_STRICTER[n.op])
         elif isinstance(n, Binary) and n.op in _UP_STRICTER and isinstance(n.left, Param) \
                 and n.left.name == key and not uses(n.right):
-            found.add(sign * _UP_STRICTER[_MIRROR[n.op]])
+            found.add(sign * _UP_STRICTER[MIRRORED[n.op]])
         elif uses(n):
             found.add(0)
 

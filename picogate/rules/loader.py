@@ -75,14 +75,16 @@ def load_rules(source: str | Path | RuleSet) -> RuleSet:
 # each rule file once (~10 ms), then only re-reads its bytes (~0.05 ms per file).
 _LOADED: dict[tuple[str, str], tuple[RuleSet, tuple[tuple[Callable[[], object], object], ...]]] = {}
 _LOADED_LIMIT = 32
+_UNSET = object()
 _PROBES: ContextVar[list[tuple[Callable[[], object], object]] | None] = ContextVar("_PROBES", default=None)
 
 
-def _record(probe: Callable[[], object]) -> None:
-    """Note what this load depended on (a file's content, where a name resolved) and its value now."""
+def _record(probe: Callable[[], object], now: object = _UNSET) -> None:
+    """Note what this load depended on (a file's content, where a name resolved) and its value `now`
+    (computed by `probe` unless the caller already has it)."""
     probes = _PROBES.get()
     if probes is not None:
-        probes.append((probe, probe()))
+        probes.append((probe, probe() if now is _UNSET else now))
 
 
 def _unchanged(probe: Callable[[], object], seen: object) -> bool:
@@ -124,8 +126,9 @@ def _find(ref: str, near: Path | None) -> Path:
     device beside the rule files can never hang or flood the loader (the file found is read, bounded,
     by `load_spec`).
     """
-    _record(lambda: _resolve(ref, near))
-    return _resolve(ref, near)
+    found = _resolve(ref, near)
+    _record(lambda: _resolve(ref, near), found)
+    return found
 
 
 def _resolve(ref: str, near: Path | None) -> Path:
