@@ -26,6 +26,8 @@ from picogate.paths import SCHEMAS_DIR
 BASELINE_PREFIX = "baseline."
 RUN_ID = "run_id"  # the run key of every metrics table: reserved, never a metric
 LANG_TYPES = {"int": "num", "float": "num", "bool": "bool", "string": "str"}
+_PLACEHOLDER = re.compile(r"\{[a-z][a-z0-9_]*\}")  # a whole name segment such as {skill}
+_CATEGORY = re.compile(r"[a-z0-9_]+")  # what one placeholder segment matches
 
 
 class MetricSpec(Strict):
@@ -64,7 +66,10 @@ class Catalog:
 
     def __init__(self, metrics: Iterable[Metric] = ()) -> None:
         self.exact: dict[str, Metric] = {}
-        self.patterns: list[tuple[re.Pattern[str], Metric]] = []
+        # a pattern's name segments, None for a {placeholder}: matched segment by segment, because
+        # compiling a regex per pattern cost more than the lookups of a first call
+        self.patterns: list[tuple[tuple[str | None, ...], Metric]] = []
+        self._found: dict[str, Metric | None] = {}  # lookups so far; cleared by add
         for m in metrics:
             self.add(m)
 
@@ -78,16 +83,17 @@ class Catalog:
                 return  # the same metric declared twice (e.g. by a profile and its parent)
             raise PicogateError(f"{metric.source}: metric '{metric.name}' is already defined as "
                                 f"{existing.type} in {existing.source}")
+        self._found.clear()
         if "{" in metric.name:
-            regex = "".join(
-                "[a-z0-9_]+" if part.startswith("{") else re.escape(part)
-                for part in re.split(r"(\{[a-z][a-z0-9_]*\})", metric.name) if part)
-            self.patterns.append((re.compile(regex), metric))
+            parts = tuple(None if _PLACEHOLDER.fullmatch(p) else p for p in metric.name.split("."))
+            self.patterns.append((parts, metric))
         else:
             self.exact[metric.name] = metric
 
     def extended(self, metrics: Iterable[Metric]) -> Catalog:
-        out = Catalog(self)
+        """A copy with `metrics` added (this catalog's own entries are copied, not checked again)."""
+        out = Catalog()
+        out.exact, out.patterns = dict(self.exact), list(self.patterns)
         for m in metrics:
             out.add(m)
         return out
@@ -97,10 +103,15 @@ class Catalog:
         yield from (m for _, m in self.patterns)
 
     def lookup(self, name: str) -> Metric | None:
+        if name in self._found:
+            return self._found[name]
         base = name[len(BASELINE_PREFIX):] if name.startswith(BASELINE_PREFIX) else name
-        if base in self.exact:
-            return self.exact[base]
-        return next((m for rx, m in self.patterns if rx.fullmatch(base)), None)
+        found = self.exact.get(base)
+        if found is None:
+            segments = base.split(".")
+            found = next((m for parts, m in self.patterns if _matches(parts, segments)), None)
+        self._found[name] = found
+        return found
 
     def resolve(self, name: str) -> str:
         metric = self.lookup(name)
@@ -119,6 +130,12 @@ class Catalog:
         close = difflib.get_close_matches(base, known, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else " (see schemas/metrics/ or add it under 'metrics:')"
         return f"unknown metric '{name}'{hint}"
+
+
+def _matches(parts: tuple[str | None, ...], segments: list[str]) -> bool:
+    """Whether a dotted name's segments fit a pattern's (None: any one category name)."""
+    return len(parts) == len(segments) and all(
+        _CATEGORY.fullmatch(seg) if p is None else p == seg for p, seg in zip(parts, segments, strict=True))
 
 
 def metric_from_spec(name: str, spec: MetricSpec, source: str) -> Metric:

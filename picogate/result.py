@@ -12,6 +12,7 @@ import math
 import re
 import string
 from collections.abc import Iterator
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -190,6 +191,8 @@ def fmt_number(x: float) -> str:
     """
     if math.isfinite(x) and x == round(x) and abs(x) < _INT64_LIMIT:
         return str(int(x))
+    if 1e-5 <= abs(x) < 1e-4:  # polars writes exponent -5 in full (0.000015) where repr says 1.5e-05
+        return format(Decimal(repr(x)), "f")
     return re.sub(r"e([+-]?)0*(\d)", r"e\1\2", repr(x)).replace("nan", "NaN")
 
 

@@ -8,6 +8,6 @@ stamp="$VENV/.picogate-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e '.[dev,eval,dedup]'
+    "$VENV/bin/python" -m pip install -q -e '.[dev,eval,dedup,mlflow,ray,lm-eval]'
     echo "$want" > "$stamp"
 fi

@@ -39,6 +39,7 @@ from picogate.expr.functions import FUNCTIONS
 from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Unary
 
 PASS, FAIL, MISSING, ERROR = 0, 1, 2, 3
+_MISSING, _ERROR = pl.lit(MISSING, pl.Int8), pl.lit(ERROR, pl.Int8)  # built once: polars expressions are values
 OUTCOMES = ("pass", "fail", "missing", "error")
 
 _COMPARISONS: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
@@ -98,8 +99,8 @@ def compile_check(
     value = translate(node, ctx)
     error = pl.any_horizontal(*ctx.errors) if ctx.errors else pl.lit(False)
     # true -> PASS (0), false -> FAIL (1), null -> MISSING (2), naming `value` once
-    decided = value.not_().cast(pl.Int8).fill_null(pl.lit(MISSING, pl.Int8))
-    outcome = pl.when(error).then(pl.lit(ERROR, pl.Int8)).otherwise(decided) if ctx.errors else decided
+    decided = value.not_().cast(pl.Int8).fill_null(_MISSING)
+    outcome = pl.when(error).then(_ERROR).otherwise(decided) if ctx.errors else decided
     if not _varies(node):  # a constant check still has one outcome per run
         outcome = _spread(outcome)
     return CompiledCheck(outcome, value, error)
@@ -181,11 +182,11 @@ def translate(node: Node, ctx: _Ctx) -> pl.Expr:
 @translate.register
 def _literal(node: Literal, ctx: _Ctx) -> pl.Expr:
     v = node.value
-    if isinstance(v, bool):
-        return pl.lit(v, pl.Boolean)
-    if isinstance(v, int | float):
-        return pl.lit(float(v), pl.Float64)
-    return pl.lit(v, pl.String)
+    # a Python bool or str is already a typed literal; a float is "dynamic" until cast (it would take
+    # a Float32 column's width). lit(x).cast costs half of lit(x, dtype), which builds a Series.
+    if isinstance(v, bool | str):
+        return pl.lit(v)
+    return pl.lit(float(v)).cast(pl.Float64)
 
 
 @translate.register

@@ -41,6 +41,8 @@ _HINTS = {
     "=<": "use '<='",
     "<>": "use '!='",
 }
+_HINTS_LONGEST_FIRST = sorted(_HINTS, key=len, reverse=True)
+_HINT_STARTS = frozenset(h[0] for h in _HINTS)
 _LOOKALIKES = {
     "\u00a0": "a non-breaking space; use a plain space",
     "\u2212": "the minus sign U+2212; use '-'",
@@ -214,7 +216,7 @@ def _string(text: str, i: int) -> Token:
 
 
 def _operator(text: str, i: int) -> Token:
-    for hint in sorted(_HINTS, key=len, reverse=True):
+    for hint in _HINTS_LONGEST_FIRST if text[i] in _HINT_STARTS else ():
         if text.startswith(hint, i) and not any(text.startswith(op, i) and len(op) >= len(hint)
                                                 for op in SYMBOLS):
             raise ExprError(f"'{hint}' is not allowed: {_HINTS[hint]}", text, i)
