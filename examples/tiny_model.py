@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,8 +111,11 @@ def sft_sequences(rows: list[dict], tok: ByteTokenizer) -> list[tuple[list[int],
     return out
 
 
-def train(model: TinyGPT, rows: list[dict], steps: int = 300, lr: float = 3e-3, seed: int = 0) -> float:
-    """Fit the responses of `rows` (loss on response tokens only); returns the final loss."""
+def train(model: TinyGPT, rows: list[dict], steps: int = 300, lr: float = 3e-3, seed: int = 0,
+          progress: Callable[[int], None] | None = None) -> float:
+    """Fit the responses of `rows` (loss on response tokens only); returns the final loss.
+
+    `progress(1)` is called after each step (a progress bar's advance, say)."""
     torch.manual_seed(seed)
     tok = ByteTokenizer()
     seqs = sft_sequences(rows, tok)
@@ -132,6 +136,8 @@ def train(model: TinyGPT, rows: list[dict], steps: int = 300, lr: float = 3e-3, 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if progress is not None:
+            progress(1)
     model.eval()
     return float(loss.detach())
 

@@ -66,8 +66,11 @@ def byte_stream(texts: list[str], bos: int) -> torch.Tensor:
 
 
 def pretrain(model: torch.nn.Module, stream: torch.Tensor, *, steps: int, batch: int, seq_len: int,
-             lr: float = 1e-2, seed: int = 0, log: Callable[[str], None] = print) -> int:
-    """Next-token training on random windows of the stream; returns the tokens actually trained."""
+             lr: float = 1e-2, seed: int = 0, log: Callable[[str], None] = print,
+             progress: Callable[[int], None] | None = None) -> int:
+    """Next-token training on random windows of the stream; returns the tokens actually trained.
+
+    `progress(1)` is called after each step (a progress bar's advance, say)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, betas=(0.9, 0.95))
     model.train()
@@ -83,6 +86,8 @@ def pretrain(model: torch.nn.Module, stream: torch.Tensor, *, steps: int, batch:
         loss.backward()
         opt.step()
         trained += x.numel()
+        if progress is not None:
+            progress(1)
         if step % max(1, steps // 4) == 0 or step == steps - 1:
             log(f"  base step {step + 1:>4}/{steps}  loss {loss.item():.3f}")
     model.eval()
@@ -116,13 +121,17 @@ def heldout_rows() -> list[dict[str, str]]:
 
 
 def train_run(plan_path: str | Path, run_dir: str | Path, *, sft_steps: int = 400, max_new_tokens: int = 48,
-              overwrite: bool = True, log: Callable[[str], None] = print) -> Path:
-    """Preflight, pretrain, SFT, save, evaluate: the whole run, recorded into `run_dir`."""
+              overwrite: bool = True, log: Callable[[str], None] = print, progress: bool = False) -> Path:
+    """Preflight, pretrain, SFT, save, evaluate: the whole run, recorded into `run_dir`.
+
+    `progress`: bars for training and scoring on stderr, when it is a terminal (picogate.progress).
+    """
     import pyarrow.parquet as pq
 
     from picogate.evaluator import EvalConfig, evaluate_model
     from picogate.postrun import RunRecorder
     from picogate.preflight.plan import load_plan
+    from picogate.progress import progress_bar
 
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
@@ -148,13 +157,15 @@ def train_run(plan_path: str | Path, run_dir: str | Path, *, sft_steps: int = 40
     model = tm.TinyGPT(tm.TinyConfig(block_size=seq_len, **shape))
     params = count_params(model)
     log(f"base: {params:,} parameters {shape}, {steps} steps x {batch * seq_len} tokens")
-    tokens = pretrain(model, byte_stream(texts, tm.ByteTokenizer.bos_id), steps=steps, batch=batch,
-                      seq_len=seq_len, log=log)
+    with progress_bar(steps, "pretraining", enabled=progress, unit="steps") as bar:
+        tokens = pretrain(model, byte_stream(texts, tm.ByteTokenizer.bos_id), steps=steps, batch=batch,
+                          seq_len=seq_len, log=log, progress=bar)
     rec.record_training("base", tokens=tokens, steps=steps, params=params, params_counted="all")
 
     sft_files, _ = plan.resolve(spec.data.sft)
     sft_rows = read_jsonl(sft_files)
-    loss = tm.train(model, sft_rows, steps=sft_steps, lr=3e-3)
+    with progress_bar(sft_steps, "SFT", enabled=progress, unit="steps") as bar:
+        loss = tm.train(model, sft_rows, steps=sft_steps, lr=3e-3, progress=bar)
     sft_tokens = sft_steps * sum(len(tm.ByteTokenizer().encode(r["prompt"] + r["response"])) + 2 for r in sft_rows)
     log(f"sft: {len(sft_rows)} rows, {sft_steps} steps, final loss {loss:.3f}")
     rec.record_training("sft", tokens=sft_tokens, steps=sft_steps, data_files=sft_files)
@@ -172,7 +183,8 @@ def train_run(plan_path: str | Path, run_dir: str | Path, *, sft_steps: int = 40
         raise SystemExit("train_tiny: the example plan names one SFT and one eval file")
     run = evaluate_model(evaluated, tok, eval_rows=eval_files[0], sft_rows=sft_files[0], heldout_rows=heldout,
                          external={p.stem: p for p in ext_files}, run_id=rec.run_id,
-                         config=EvalConfig(max_new_tokens=max_new_tokens), out_dir=run_dir, device="cpu")
+                         config=EvalConfig(max_new_tokens=max_new_tokens), out_dir=run_dir, device="cpu",
+                         progress=progress)
     rec.record_eval(run, checkpoint=ckpt)
     log(f"eval: {run.results.num_rows} rows scored; eval pass rate {run.metrics['eval.pass_rate']:.2f}; "
         f"run recorded in {run_dir}/ ({time.perf_counter() - t0:.1f}s)")

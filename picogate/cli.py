@@ -69,11 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(metavar="COMMAND")
 
     ev = sub.add_parser("evaluate", help="judge a metrics table against rules")
-    ev.add_argument("metrics", help="metrics file: .parquet, .json, .jsonl or .csv (one row per run_id)")
+    ev.add_argument("metrics", help="metrics file: .parquet, .json, .jsonl or .csv (one row per run_id), "
+                                    "or mlflow:EXPERIMENT (the experiment's runs)")
     ev.add_argument("--rules", "-r", required=True, help="rule file or shipped profile name")
     ev.add_argument("--stage", choices=("preflight", "postrun"), help="only rules of this stage")
     ev.add_argument("--baseline", help="metrics of a previous run, for baseline.<name> in checks")
     add_output_args(ev)
+    from picogate.integrations.mlflow import add_mlflow_args
+
+    add_mlflow_args(ev)
     ev.set_defaults(func=cmd_evaluate)
 
     rules = sub.add_parser("rules", help="work with rule files")
@@ -94,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     from picogate.postrun.history import add_history_command
 
     add_history_command(sub)
+
+    from picogate.postrun.attach import add_attach_command
+
+    add_attach_command(sub)
 
     from picogate.schema import add_schema_command
 
@@ -119,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from picogate.evaluate import evaluate
+    from picogate.integrations.mlflow import log_results, metrics_from_args
     from picogate.output import GateReport, emit
 
-    result = evaluate(args.metrics, args.rules, stage=args.stage, baseline=args.baseline)
-    return emit(GateReport(result, "evaluate"), args)
+    metrics = metrics_from_args(args)  # a path, or the runs of mlflow:EXPERIMENT
+    result = evaluate(metrics, args.rules, stage=args.stage, baseline=args.baseline)
+    code = emit(GateReport(result, "evaluate"), args)
+    if args.log_to_mlflow:  # after the report: the verdict is shown even when the store refuses it
+        log_results(result, metrics, tracking_uri=args.tracking_uri)
+    return code

@@ -28,6 +28,8 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     """Optional: the demo's own flags (run_demo works without them, with the defaults)."""
     p.add_argument("--out", default="demo-run", help="run directory to write (default: ./demo-run)")
     p.add_argument("--sft-steps", type=int, default=400, help="SFT steps of the tiny model (default 400)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars for training and scoring (there are none when stderr is not a terminal)")
 
 
 def _examples() -> Path:
@@ -57,7 +59,7 @@ def _say(text: str) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo; `args` may carry format, out and sft_steps (defaults otherwise). Returns 0."""
+    """Run the demo; `args` may carry format, out, sft_steps and quiet (defaults otherwise). Returns 0."""
     from picogate.io import atomic_write_text
     from picogate.postrun.cli import PostrunReport
     from picogate.postrun.gate import run
@@ -68,6 +70,7 @@ def run_demo(args: argparse.Namespace) -> int:
     fmt = getattr(args, "format", "text") or "text"
     out = Path(getattr(args, "out", None) or "demo-run")
     sft_steps = int(getattr(args, "sft_steps", None) or 400)
+    quiet = bool(getattr(args, "quiet", False))
     examples = _examples()
     trainer = _trainer(examples)
     t0 = time.perf_counter()
@@ -82,7 +85,8 @@ def run_demo(args: argparse.Namespace) -> int:
                                      default=str) + "\n")
 
     _say("\n== 2. train + eval: examples/plan.yaml, a tiny transformer on the example corpus and SFT rows ==")
-    trainer.train_run(examples / "plan.yaml", out, sft_steps=sft_steps, log=lambda s: _say("  " + s))
+    trainer.train_run(examples / "plan.yaml", out, sft_steps=sft_steps, log=lambda s: _say("  " + s),
+                      progress=not quiet)
 
     _say("\n== 3. post-run: may its model be released? ==\n")
     outcome = run(out)

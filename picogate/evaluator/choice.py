@@ -134,26 +134,42 @@ def pad(seqs: Sequence[Sequence[int]], fill: int = 0) -> torch.Tensor:
     return long_tensor(flat, len(seqs))
 
 
-def forward(lm: LM, batch: Sequence[Pack]) -> torch.Tensor:
-    """[B, T, V] logits of a batch: a plain causal pass, or a packed one if any sequence is packed."""
+def forward(lm: LM, batch: Sequence[Pack], at: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """[B, T, V] logits of a batch: a plain causal pass, or a packed one if any sequence is packed.
+
+    With `at` (rows, positions): the [N, V] logits there only, the output layer run on those alone
+    where the model allows it (`LM.logits_at`).
+    """
     ids = pad([p.ids for p in batch])
     if all(p.segments is None for p in batch):
-        return lm.logits(ids)
+        return lm.logits(ids) if at is None else lm.logits_at(ids, *at)
     segments = pad([p.segments or (0,) * len(p.ids) for p in batch], fill=-1)  # -1: padding
     positions = pad([p.positions or range(len(p.ids)) for p in batch])
-    return lm.packed_logits(ids, positions, segments)
+    if at is None:
+        return lm.packed_logits(ids, positions, segments)
+    return lm.logits_at(ids, *at, positions=positions, segments=segments)
+
+
+def context_kept(ctx_len: int, cont_len: int, max_len: int | None) -> int:
+    """How many context tokens the model is given before a continuation: all of them, or the tail that
+    lets `context + continuation[:-1]` fit the window (lm-eval's left truncation); below 1: cannot fit."""
+    if max_len is None:
+        return ctx_len
+    return min(ctx_len, max_len + 1 - cont_len)
 
 
 def fit_request(ctx: Sequence[int], cont: Sequence[int], max_len: int | None) -> tuple[list[int], list[int]]:
-    """Keep the context's tail when the model input would overflow its window (as lm-eval does)."""
+    """Keep the context's tail when the model input would overflow its window (as lm-eval does).
+
+    The evaluator names a continuation that cannot fit by its row before any forward pass
+    (`score.check_window`); the error here guards direct callers.
+    """
     if not ctx or not cont:
         raise ValueError("each request needs a non-empty context (add BOS) and continuation")
-    if max_len is not None and len(ctx) + len(cont) - 1 > max_len:
-        keep = max_len + 1 - len(cont)
-        if keep < 1:
-            raise ValueError(f"a continuation of {len(cont)} tokens does not fit the model's {max_len}")
-        ctx = ctx[-keep:]
-    return list(ctx), list(cont)
+    keep = context_kept(len(ctx), len(cont), max_len)
+    if keep < 1:
+        raise ValueError(f"a continuation of {len(cont)} tokens does not fit the model's window of {max_len}")
+    return list(ctx[len(ctx) - keep:]), list(cont)
 
 
 @dataclass(frozen=True)
@@ -221,8 +237,7 @@ def dispatch_continuations(
                 targets.extend(requests[i][1])
                 owners.extend([i] * len(at))
         index = to_device(long_tensor(rows + positions + targets + owners, 4), dev)
-        logits = forward(lm, batch)
-        picked = logits[index[0], index[1]]
+        picked = forward(lm, batch, at=(index[0], index[1]))  # [N, V]: the scored positions only
         if picked.dtype != torch.float64:  # float64 models keep their precision; others score in float32
             picked = picked.float()
         logp = picked.log_softmax(-1).gather(1, index[2][:, None]).squeeze(1)
@@ -249,9 +264,13 @@ def split_continuation(
 ) -> tuple[list[int], list[int]]:
     """Token ids of context and continuation, tokenized together as the model saw them in training.
 
-    As lm-evaluation-harness does: encode the whole text, then take the context's tokens off the front;
-    when the tokenizer merges across the boundary, fall back to encoding the continuation alone.
+    As lm-evaluation-harness does: whitespace ending the context moves to the front of the continuation,
+    then the whole text is encoded and the context's tokens taken off the front. Where the tokenizer
+    merges across the boundary, picogate encodes the continuation alone (lm-eval keeps the merged tail).
     """
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        context, continuation, context_ids = context[:-spaces], context[-spaces:] + continuation, None
     ctx = context_ids if context_ids is not None else lm.context_ids(context)
     whole = lm.context_ids(context + continuation)
     if whole[: len(ctx)] == ctx and len(whole) > len(ctx):

@@ -6,7 +6,10 @@
 
 The model is a Python import path (`package.module:factory` or `path/to/file.py:factory`) to a factory
 returning (model, tokenizer) or (model, tokenizer, chat_template); with `--checkpoint` the factory is
-called with that path. Exit status 0 when the tables were written, 2 with a one-line reason otherwise.
+called with that path. With `--checkpoint`, `--out` becomes a run directory `picogate postrun` judges:
+run.json gains the eval stage (the checkpoint's hash, the inputs' hashes), added to the run already
+recorded there or starting a new one. Exit status 0 when the tables were written, 2 with a one-line
+reason otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 # Only torch-free modules here, so the main CLI can register `eval` without the eval extra.
 from picogate.evaluator.graders import DEFAULT_ECHO_MIN_CHARS, GRADERS
-from picogate.evaluator.rows import ARC_TEMPLATE
+from picogate.evaluator.rows import ARC_TEMPLATE, EvalInputError
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -30,6 +33,17 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not name or not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def externals(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """`--external NAME=FILE` pairs as a mapping; a name given twice is refused (never the last one wins)."""
+    out: dict[str, str] = {}
+    for name, path in pairs:
+        if name in out:
+            raise EvalInputError(f"--external {name}: given twice ({out[name]} and {path}); "
+                                 "each benchmark name names its metrics, so give each file its own name")
+        out[name] = path
+    return out
 
 
 def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,7 +58,7 @@ def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--external", action="append", type=_pair, default=[], metavar="NAME=FILE",
                    help="multiple-choice rows of a benchmark (schemas/choice_row.schema.json); repeatable")
     p.add_argument("--out", required=True, help="run directory to write eval_results/eval_metrics parquet into")
-    p.add_argument("--run-id", help="run id (default: the --out directory's name)")
+    p.add_argument("--run-id", help="run id (default: the run recorded in --out, else its directory name)")
     p.add_argument("--grader", action="append", type=_pair, default=[], metavar="SKILL=GRADER",
                    help=f"grader for a skill's rows without their own; one of {', '.join(GRADERS)}")
     p.add_argument("--max-new-tokens", type=int, default=64)
@@ -53,7 +67,11 @@ def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="fixed batch size (default: automatic)")
     p.add_argument("--batch-ceiling", type=int, default=64, help="largest automatic batch size")
     p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--add-bos", action=argparse.BooleanOptionalAction, default=None,
+                   help="prepend BOS to every model input (default: as the tokenizer does by itself, "
+                        "which is lm-eval's default; docs/evaluator.md)")
+    p.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress bar (there is none when stderr is not a terminal)")
     p.set_defaults(func=run_eval)
     return p
 
@@ -108,6 +126,7 @@ def run_eval(args: argparse.Namespace) -> int:
     try:
         if not (args.rows or args.sft or args.sft_heldout or args.external):
             raise ValueError("nothing to score: give --rows, --sft, --sft-heldout or --external")
+        external = externals(args.external)
         config = EvalConfig(
             max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, batch_ceiling=args.batch_ceiling,
             skill_graders=dict(args.grader), echo_min_chars=args.echo_min_chars,
@@ -115,11 +134,16 @@ def run_eval(args: argparse.Namespace) -> int:
         )
         model, tokenizer, template = build_model(args.model, args.checkpoint)
         out = Path(args.out)
+        from picogate.postrun.rundir import RunRecorder
+
+        recorded = RunRecorder.recorded_run_id(out)  # a run directory already there: its run id, checked now
+        if args.run_id and recorded and args.run_id != recorded:
+            raise ValueError(f"--run-id {args.run_id!r}: {out / 'run.json'} records run {recorded!r}")
+        run_id = args.run_id or recorded or out.resolve().name
         run = evaluate_model(
             model, tokenizer, eval_rows=args.rows, sft_rows=args.sft, heldout_rows=args.sft_heldout,
-            external=dict(args.external), run_id=args.run_id or out.resolve().name, config=config,
-            out_dir=out, progress=not args.no_progress and sys.stderr.isatty(),
-            device=args.device, chat_template=template,
+            external=external, run_id=run_id, config=config, out_dir=out, progress=not args.quiet,
+            add_bos=args.add_bos, device=args.device, chat_template=template,
         )
     except (ValueError, OSError) as exc:  # bad input (EvalInputError is a ValueError)
         print(f"picogate eval: error: {exc}", file=sys.stderr)
@@ -129,6 +153,16 @@ def run_eval(args: argparse.Namespace) -> int:
         return 2
     assert run.paths is not None
     print(f"wrote {run.paths[0]} ({run.results.num_rows} rows) and {run.paths[1]}")
+    try:
+        if args.checkpoint is not None:  # the evaluated checkpoint's hash is what makes the tables evidence
+            RunRecorder.resume(out, run_id=run_id).record_eval(run, checkpoint=args.checkpoint)
+            print(f"recorded the eval stage in {out / 'run.json'}: picogate postrun {out}")
+        else:
+            print("no --checkpoint: run.json not written (the post-run gate needs the evaluated checkpoint's hash)",
+                  file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        print(f"picogate eval: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(run.metrics, indent=2))
     return 0
 

@@ -11,6 +11,27 @@ a boolean mask [B, T, T] (True: the query token may attend to the key token), de
 choices (see picogate/evaluator/choice.py); without it, everything still works, with more compute.
 A declaration is not trusted: before the first packed pass, a small probe compares packed logits with
 plain ones, and a model that gets them wrong is scored without packing (with a warning).
+
+A model may also offer *incremental decoding* (a KV cache), so greedy generation feeds one new token a
+step instead of recomputing the whole sequence, by a method
+
+    model.forward_cached(ids [B, T], positions [B, T], mask [B, T, S], cache) -> (logits, cache)
+
+`cache` is None on the first call (the prompt) and otherwise what the previous call returned, holding
+the S - T earlier positions; `mask` is True where a query may attend to a key (the cached positions,
+then these T). The returned logits are [B, T, V], or [B, 1, V] for the last position only. The cache
+must be nested tuples/lists of tensors with the batch first (e.g. per layer `(k, v)` of shape
+[B, H, S, D]), or an object with `batch_select_indices(rows)` as transformers' caches have, so that rows
+that finish can leave the batch. Hugging Face models use their own cache. This too is probed before use;
+without it (or when the probe disagrees) generation recomputes the sequence at every step.
+
+Scoring reads the logits of a few positions only (each continuation's tokens), so a model may split its
+output layer off: `model.forward_hidden(ids, positions=..., mask=...) -> [B, T, C]` (the last hidden
+states, final norm included; positions and mask only as `forward` takes them when packing) and
+`model.output_logits(hidden [N, C]) -> [N, V]`. Then the vocabulary-wide layer runs on the scored
+positions only. Hugging Face models are split this way (base model, then output embeddings); the split
+is probed against full logits (a model that scales or caps its logits in `forward` fails it) and
+without it the full logits are computed and sliced.
 """
 
 from __future__ import annotations
@@ -69,6 +90,7 @@ class LM:
         max_len: int | None = None,
         autocast: bool = True,
         packing: bool | None = None,
+        kv_cache: bool | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -79,12 +101,23 @@ class LM:
         self.chat_template = chat_template
         self.bos_id = _special_id(tokenizer, ("bos_id", "bos_token_id", "get_bos_token_id"))
         self.eos_id = _special_id(tokenizer, ("eos_id", "eos_token_id", "get_eos_token_id"))
-        self.add_bos = self.bos_id is not None if add_bos is None else add_bos
+        # None: the tokenizer's own default (docs/evaluator.md, "BOS"): what it declares as `add_bos_token`
+        # (the HF adapter probes whether the tokenizer adds BOS itself, as lm-eval relies on), else BOS
+        # whenever there is one (plain tokenizers, nanochat's convention and the example trainer's).
+        declared = getattr(tokenizer, "add_bos_token", None)
+        default = declared if isinstance(declared, bool) else self.bos_id is not None
+        self.add_bos = default if add_bos is None else add_bos
         if self.add_bos and self.bos_id is None:
             raise ValueError("add_bos=True but the tokenizer has no BOS id")
         self.max_len = max_len if max_len is not None else _model_max_len(model)
         self._packing: bool | None = None if packing is not False else False  # None: probe on first use
         self._packing_declared = bool(getattr(model, "supports_packing", False)) if packing is None else packing
+        self._cached_forward = getattr(model, "forward_cached", None)
+        self._split = (getattr(model, "forward_hidden", None), getattr(model, "output_logits", None))
+        self._slicing: bool | None = None if None not in self._split else False
+        if kv_cache and self._cached_forward is None:
+            raise ValueError("kv_cache=True but the model has no forward_cached (see picogate.evaluator.model)")
+        self._kv_cache: bool | None = None if kv_cache is not False and self._cached_forward is not None else False
         cuda = self.device.type == "cuda"
         self._autocast = autocast and cuda and torch.cuda.is_bf16_supported()
         self.token_budget = _CUDA_TOKEN_BUDGET if cuda else _CPU_TOKEN_BUDGET
@@ -169,7 +202,8 @@ class LM:
             raise ValueError("this model does not take position ids and an attention mask (supports_packing)")
         return self._packed(ids, positions, segments)
 
-    def _packed(self, ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    def _packed(self, ids: torch.Tensor, positions: torch.Tensor, segments: torch.Tensor,
+                fn: Callable[..., Any] | None = None) -> torch.Tensor:
         # The mask is built where the model runs: [B, T] segments travel, not a [B, T, T] mask.
         dev, t = self.device, ids.shape[1]
         ids, positions, segments = (to_device(x, dev) for x in (ids, positions, segments))
@@ -179,8 +213,112 @@ class LM:
         mask |= torch.eye(t, dtype=torch.bool, device=dev)  # padding sees itself, so no row is empty
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
         with torch.inference_mode(), ctx:
-            out = self.model(ids, positions=positions, mask=mask)
-        return _logits_of(out)
+            out = (fn or self.model)(ids, positions=positions, mask=mask)
+        return out if fn is not None else _logits_of(out)
+
+    @property
+    def slicing(self) -> bool:
+        """Whether the output layer can run on chosen positions only (forward_hidden + output_logits)."""
+        if self._slicing is None:
+            self._slicing = self._probe_slicing()
+        return self._slicing
+
+    def logits_at(self, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                  positions: torch.Tensor | None = None, segments: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [N, V] at (rows[n], cols[n]) of a plain batch, or of a packed one given positions and
+        segments: the output layer and its [B, T, V] tensor are skipped at every other position."""
+        if segments is not None and not self.packing:
+            raise ValueError("this model does not take position ids and an attention mask (supports_packing)")
+        if self.slicing:
+            return self._split_logits(ids, rows, cols, positions, segments)
+        full = self.logits(ids) if segments is None else self._packed(ids, positions, segments)
+        return full[rows, cols]
+
+    def _split_logits(self, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                      positions: torch.Tensor | None, segments: torch.Tensor | None) -> torch.Tensor:
+        hidden_fn, output_fn = self._split
+        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
+        if segments is None:
+            with torch.inference_mode(), ctx:
+                hidden = hidden_fn(to_device(ids, self.device))
+        else:
+            hidden = self._packed(ids, positions, segments, hidden_fn)
+        with torch.inference_mode(), ctx:
+            return output_fn(hidden[to_device(rows, hidden.device), to_device(cols, hidden.device)])
+
+    def _probe_slicing(self) -> bool:
+        """Logits from the split model at a few positions must equal full logits there (packed ones too,
+        when the model packs)."""
+        first = self.bos_id if self.bos_id is not None else 1
+        ids = torch.tensor([[first, 1, 2, 3, 4], [first, 3, 2, 1, 5]])
+        rows, cols = torch.tensor([0, 0, 1, 1]), torch.tensor([4, 1, 2, 4])
+        positions, segments = torch.tensor([[0, 1, 2, 3, 4]] * 2), torch.tensor([[0, 0, 0, 1, 1], [0, 0, 2, 1, 1]])
+        try:
+            want = [self.logits(ids)[rows, cols].float()]
+            got = [self._split_logits(ids, rows, cols, None, None).float()]
+            if self.packing:
+                want.append(self._packed(ids, positions, segments)[rows, cols].float())
+                got.append(self._split_logits(ids, rows, cols, positions, segments).float())
+            want, got = torch.cat(want).cpu(), torch.cat(got).cpu()
+        except Exception as exc:  # forward_hidden / output_logits that cannot take the arguments
+            warnings.warn(f"the model has forward_hidden and output_logits but they failed ({type(exc).__name__}: "
+                          f"{exc}); scoring from full logits", stacklevel=3)
+            return False
+        tolerance = 5e-2 if self._autocast else 1e-3
+        gap = (got - want).abs().max().item()
+        if not gap <= tolerance * (1.0 + want.abs().max().item()):
+            warnings.warn(f"output_logits(forward_hidden(ids)) differs from the model's logits by {gap:.3g}; "
+                          "scoring from full logits", stacklevel=3)
+            return False
+        return True
+
+    @property
+    def kv_cache(self) -> bool:
+        """Whether the model decodes incrementally with the same logits as a full pass (probed once)."""
+        if self._kv_cache is None:
+            self._kv_cache = self._probe_kv_cache()
+        return self._kv_cache
+
+    def cached_logits(self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+                      cache: Any) -> tuple[torch.Tensor, Any]:
+        """Last-position logits [B, V] of `ids` fed after `cache`, and the grown cache (`forward_cached`)."""
+        if self._cached_forward is None:
+            raise ValueError("this model does not decode incrementally (forward_cached)")
+        dev = self.device
+        ids, positions, mask = (to_device(x, dev) for x in (ids, positions, mask))
+        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
+        with torch.inference_mode(), ctx:
+            out, cache = self._cached_forward(ids, positions, mask, cache)
+        return _logits_of(out)[:, -1], cache
+
+    def _probe_kv_cache(self) -> bool:
+        """Prefill two left-padded prompts, decode two steps; the cache is used only if the logits equal
+        those of full passes over the same sequences."""
+        first = self.bos_id if self.bos_id is not None else 1
+        seqs = [[first, 1, 2, 3, 4, 5, 1], [first, 2, 3, 5, 4]]
+        try:
+            ids, positions, mask = left_padded([s[:-2] for s in seqs])
+            got = [self.cached_logits(ids, positions, mask, None)]
+            cache, real = got[0][1], mask[:, -1]
+            for k in (2, 1):
+                real = torch.cat([real, torch.ones((2, 1), dtype=torch.bool)], 1)
+                step = torch.tensor([[s[-k]] for s in seqs])
+                got.append(self.cached_logits(step, (positions[:, -1:] + 3 - k), real[:, None], cache))
+                cache = got[-1][1]
+            full = [self.logits(torch.tensor([s]))[0].float() for s in seqs]
+            want = torch.stack([torch.stack([f[len(f) - k] for f in full]) for k in (3, 2, 1)])
+            have = torch.stack([g[0].float().cpu() for g in got])
+            gap = (have - want.to(have.device)).abs().max().item()
+        except Exception as exc:  # a forward_cached that cannot take the arguments
+            warnings.warn(f"the model has forward_cached but a cached pass failed ({type(exc).__name__}: {exc}); "
+                          "generating without a KV cache", stacklevel=3)
+            return False
+        tolerance = 5e-2 if self._autocast else 1e-3
+        if not gap <= tolerance * (1.0 + want.abs().max().item()):
+            warnings.warn(f"the model's cached logits differ from full passes by {gap:.3g}; generating without "
+                          "a KV cache", stacklevel=3)
+            return False
+        return True
 
     def auto_batch_size(self, seq_len: int, ceiling: int = 64) -> int:
         """Largest batch within the per-pass token budget (bigger on CUDA), capped at `ceiling`."""
@@ -219,6 +357,39 @@ def run_batches(lm: LM, widths: Sequence[int], batch_size: int | None, ceiling: 
                       f"size lowered to {lm.auto_batch_size(widths[pos], ceiling)}", stacklevel=3)
 
 
+def left_padded(prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ids [B, T] left-padded with 0, position ids [B, T] counted from each prompt's first token, and the
+    causal mask [B, T, T] over real tokens (a padding query sees itself only, so no row is empty).
+
+    Left padding lines every prompt's last token up at T - 1, where a cached decode step continues.
+    """
+    width = max(len(p) for p in prompts)
+    ids = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
+    pads = torch.tensor([width - len(p) for p in prompts])[:, None]
+    columns = torch.arange(width)[None, :]
+    real = columns >= pads
+    positions = (columns - pads).clamp(min=0)
+    mask = torch.ones((width, width), dtype=torch.bool).tril() & real[:, None, :]
+    mask |= torch.eye(width, dtype=torch.bool)
+    return ids, positions, mask
+
+
+def select_rows(cache: Any, rows: torch.Tensor) -> Any:
+    """Keep batch rows `rows` of a cache: nested tuples/lists of batch-first tensors, or an object with
+    `batch_select_indices` (transformers' caches, changed in place)."""
+    if hasattr(cache, "batch_select_indices"):
+        cache.batch_select_indices(rows)
+        return cache
+    if isinstance(cache, torch.Tensor):
+        return cache[rows.to(cache.device)]
+    if isinstance(cache, tuple | list):
+        kept = [select_rows(c, rows) for c in cache]
+        return tuple(kept) if isinstance(cache, tuple) else kept
+    raise TypeError(f"cannot select batch rows of a {type(cache).__name__} cache")
+
+
 def to_device(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
     """Host-to-GPU copy through pinned memory that does not wait: a pageable copy blocks the host until
     the GPU has finished its queue, so the next batch could not be prepared while this one runs."""
@@ -245,6 +416,17 @@ def _model_max_len(model: Any) -> int | None:
     return None
 
 
+def _adds_bos(tokenizer: Any) -> bool:
+    """Whether a transformers tokenizer puts BOS first when encoding with its defaults (Llama: yes, GPT-2:
+    no). Probed, not read from `add_bos_token`: that attribute is False on tokenizers whose post-processor
+    adds BOS all the same."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return False
+    plain = tokenizer.encode("a", add_special_tokens=False)
+    return tokenizer.encode("a")[:1] == [bos] and plain[:1] != [bos]
+
+
 class _HFTokenizer:
     """Gives a transformers tokenizer the plain encode/decode/bos/eos interface."""
 
@@ -252,6 +434,7 @@ class _HFTokenizer:
         self.inner = tokenizer
         self.bos_id = tokenizer.bos_token_id
         self.eos_id = tokenizer.eos_token_id
+        self.add_bos_token = _adds_bos(tokenizer)  # the tokenizer's own default, which lm-eval follows
 
     def encode(self, text: str) -> list[int]:
         return self.inner.encode(text, add_special_tokens=False)
@@ -266,6 +449,34 @@ def _is_hf_model(model: Any) -> bool:
     except ImportError:
         return False
     return isinstance(model, transformers.PreTrainedModel)
+
+
+def _hf_cached(hf_model: Any) -> Callable[..., tuple[torch.Tensor, Any]]:
+    """`forward_cached` for a Hugging Face causal LM over its own cache (a `DynamicCache`)."""
+    import inspect
+
+    try:  # reached only for a transformers model (`_is_hf_model`), so the package is there
+        from transformers import DynamicCache
+    except ImportError as exc:  # pragma: no cover
+        raise RuntimeError("a Hugging Face model without transformers installed") from exc
+
+    accepted = inspect.signature(hf_model.forward).parameters
+    keep_last = "logits_to_keep" in accepted
+    cache_arg = "cache" if "cache" in accepted else "past_key_values"  # renamed in transformers 5.x
+
+    def forward_cached(ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+                       cache: Any) -> tuple[torch.Tensor, Any]:
+        if cache is None:
+            cache = DynamicCache(config=hf_model.config)
+        # The last query sees every real key, so its mask row is the key-padding mask transformers takes
+        # (it adds causality itself, and then runs its fast path when nothing is padded).
+        extra = {"logits_to_keep": 1} if keep_last else {}
+        extra[cache_arg] = cache
+        out = hf_model(input_ids=ids, position_ids=positions, attention_mask=mask[:, -1].long(), use_cache=True,
+                       **extra)
+        return out.logits, cache  # grown in place
+
+    return forward_cached
 
 
 def wrap(model: Any, tokenizer: Any, **kwargs: Any) -> LM:
@@ -286,6 +497,18 @@ def wrap(model: Any, tokenizer: Any, **kwargs: Any) -> LM:
             return hf_model(input_ids=ids, position_ids=positions, attention_mask=mask[:, None], use_cache=False).logits
 
         forward.supports_packing = True  # type: ignore[attr-defined]
+        forward.forward_cached = _hf_cached(hf_model)  # type: ignore[attr-defined]
+        base = hf_model.base_model
+
+        def forward_hidden(ids: torch.Tensor, positions: torch.Tensor | None = None,
+                           mask: torch.Tensor | None = None) -> torch.Tensor:
+            if mask is None:
+                return base(input_ids=ids, use_cache=False).last_hidden_state
+            return base(input_ids=ids, position_ids=positions, attention_mask=mask[:, None],
+                        use_cache=False).last_hidden_state
+
+        forward.forward_hidden = forward_hidden  # type: ignore[attr-defined]
+        forward.output_logits = hf_model.get_output_embeddings()  # type: ignore[attr-defined]
 
         tok = tokenizer if hasattr(tokenizer, "bos_id") else _HFTokenizer(tokenizer)
         hf_model.to(kwargs.get("device") or default_device())

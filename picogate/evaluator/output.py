@@ -1,19 +1,18 @@
 """The evaluator's tables: per-row results (published in schemas/eval_results.schema.json) and the
-one-row metrics table, written as parquet atomically (temp file in the same directory + os.replace).
+one-row metrics table, written as parquet atomically (picogate.io.atomic_write: temp file + rename).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from picogate.io import atomic_write
 
 RESULTS_FILE = "eval_results.parquet"
 METRICS_FILE = "eval_metrics.parquet"
@@ -44,12 +43,14 @@ RESULTS_SCHEMA = pa.schema(
         pa.field("choice_chars", pa.list_(pa.int32())),
         pa.field("choice_bytes", pa.list_(pa.int32())),
         pa.field("choice_tokens", pa.list_(pa.int32())),
+        pa.field("choice_is_greedy", pa.list_(pa.bool_())),
         pa.field("prompt_tokens", pa.int32(), nullable=False),
         pa.field("output_tokens", pa.int32()),
         pa.field("target_tokens", pa.int32()),
         pa.field("target_correct_tokens", pa.int32()),
         pa.field("target_loglik", pa.float64()),
         pa.field("truncated", pa.bool_(), nullable=False),
+        pa.field("bos", pa.bool_(), nullable=False),
     ]
 )
 
@@ -86,21 +87,8 @@ def metrics_table(metrics: Mapping[str, Any]) -> pa.Table:
 
 
 def write_parquet_atomic(table: pa.Table, path: str | Path) -> Path:
-    """Write `table` to `path` so that a crash mid-write leaves any previous file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write `table` to `path` so that a crash mid-write leaves any previous file intact (picogate.io)."""
+    return atomic_write(path, lambda tmp: pq.write_table(table, str(tmp)))
 
 
 def write_run(results: pa.Table, metrics: pa.Table, out_dir: str | Path) -> tuple[Path, Path]:

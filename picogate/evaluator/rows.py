@@ -166,19 +166,38 @@ def _objects(path: Path, lines: Iterator[bytes]) -> Iterator[tuple[int, dict[str
         yield number, obj
 
 
+def row_label(where: str, row_id: Any) -> str:
+    """`file:line: row 'id'`, the prefix of every fault found in a row (the id left out when unusable)."""
+    usable = isinstance(row_id, str | int) and not isinstance(row_id, bool)
+    return f"{where}: row {str(row_id)!r}" if usable else where
+
+
 def _validate(obj: dict[str, Any], schema: str, where: str) -> None:
     import jsonschema
 
     error = jsonschema.exceptions.best_match(_validator(schema).iter_errors(obj))
     if error is not None:
         field = ".".join(str(p) for p in error.absolute_path)
-        raise EvalInputError(f"{where}: {field + ': ' if field else ''}{error.message}")
+        raise EvalInputError(f"{row_label(where, obj.get('id'))}: {field + ': ' if field else ''}{error.message}")
+
+
+def _choice_answer(obj: dict[str, Any], where: str) -> None:
+    """JSON Schema counts 1.0 as an integer, and a bare oneOf failure says little: name the fault first."""
+    answer = obj.get("answer")
+    if "answer" in obj and (isinstance(answer, bool) or not isinstance(answer, int | str)):
+        raise EvalInputError(f"{row_label(where, obj.get('id'))}: answer: {json.dumps(answer)} must be a 0-based "
+                             "integer index (1, not 1.0) or a capital letter")
+    if isinstance(answer, str) and (len(answer) != 1 or answer not in LETTERS):
+        raise EvalInputError(f"{row_label(where, obj.get('id'))}: answer: {json.dumps(answer)} must be a 0-based "
+                             "integer index (a number, not a string) or a capital letter")
 
 
 def _load(path: str | Path, schema: str) -> Iterator[tuple[str, dict[str, Any]]]:
     seen: dict[str, str] = {}
     for number, obj in read_jsonl(path):
         where = f"{path}:{number}"
+        if schema == "choice_row.schema.json":
+            _choice_answer(obj, where)
         _validate(obj, schema, where)
         row_id = str(obj["id"])
         if row_id in seen:
@@ -246,7 +265,7 @@ def load_choice_rows(path: str | Path) -> list[ChoiceRow]:
         index = LETTERS.index(answer) if isinstance(answer, str) else answer
         if index >= len(choices):
             raise EvalInputError(
-                f"{where}: answer: {answer!r} is out of range for {len(choices)} choices"
+                f"{row_label(where, obj['id'])}: answer: {answer!r} is out of range for {len(choices)} choices"
             )
         rows.append(ChoiceRow(str(obj["id"]), obj["question"], choices, index, where))
     return rows

@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,15 @@ from picogate.evaluator.rows import (
     load_eval_rows,
     load_sft_rows,
 )
-from picogate.evaluator.score import EvalConfig, score_choice_rows, score_eval_rows, score_sft_rows
+from picogate.evaluator.score import (
+    EvalConfig,
+    check_window,
+    choice_requests,
+    score_choice_rows,
+    score_eval_rows,
+    score_sft_rows,
+)
+from picogate.progress import progress_bar
 
 _NAME = re.compile(r"[a-z0-9_]+")
 RowsArg = str | Path | Sequence[Any] | None
@@ -64,18 +71,6 @@ def _rows(
     return list(arg)
 
 
-@contextlib.contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    if not enabled or total == 0:
-        yield None
-        return
-    from rich.progress import Progress  # only when a bar is wanted
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task("scoring rows", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def evaluate_model(
     model: Any,
     tokenizer: Any = None,
@@ -88,15 +83,24 @@ def evaluate_model(
     config: EvalConfig | None = None,
     out_dir: str | Path | None = None,
     progress: bool = False,
+    add_bos: bool | None = None,
     **lm_kwargs: Any,
 ) -> EvalRun:
     """Score a model on eval, SFT, held-out SFT and external multiple-choice rows.
 
     Rows are given as JSONL paths (validated; their sha256 is kept in the results' metadata) or as
     already-loaded rows. With `out_dir`, both tables are written there as parquet, atomically.
+    `add_bos`: None follows the tokenizer's own default (lm-eval's choice; docs/evaluator.md), True or
+    False forces it. `progress`: a bar on stderr when it is a terminal (`picogate.progress`).
+    Every row fault, a choice too long for the model's window included, is raised before any forward pass.
     """
     cfg = config or EvalConfig()
-    lm: LM = model if isinstance(model, LM) else wrap(model, tokenizer, **lm_kwargs)
+    if isinstance(model, LM):
+        if add_bos is not None and add_bos != model.add_bos:
+            raise ValueError(f"add_bos={add_bos} given with an LM built with add_bos={model.add_bos}")
+        lm = model
+    else:
+        lm = wrap(model, tokenizer, add_bos=add_bos, **lm_kwargs)
     inputs: list[dict[str, Any]] = []
     ev: list[EvalRow] = _rows(eval_rows, load_eval_rows, inputs, "eval")
     sft: list[SftRow] = _rows(sft_rows, load_sft_rows, inputs, "sft_train")
@@ -107,16 +111,27 @@ def evaluate_model(
             raise ValueError(f"benchmark name {name!r} must match [a-z0-9_]+ (it names metrics)")
         ext[name] = _rows(arg, load_choice_rows, inputs, f"external:{name}")
 
-    total = len(ev) + 2 * (len(sft) + len(held)) + sum(len(r.choices) for rows in ext.values() for r in rows)
+    # Everything that cannot fit the model's window is named now, before any forward pass.
+    check_window(lm, cfg, ev, [*sft, *held])
+    prepared = {name: choice_requests(lm, rows, cfg) for name, rows in ext.items()}
+
+    # The bar counts rows; an SFT row reports twice (greedy fit, teacher-forced target), a choice row once
+    # a choice.
+    total = len(ev) + len(sft) + len(held) + sum(len(rows) for rows in ext.values())
     records: list[dict[str, Any]] = []
-    with _progress_bar(total, progress) as tick:
+    with progress_bar(total, "eval rows", enabled=progress) as bar:
+        tick = bar.phase("eval rows", len(ev))
         records += score_eval_rows(lm, ev, run_id, cfg, progress=tick)
+        tick = bar.phase("SFT rows", len(sft), 2 * len(sft))
         records += score_sft_rows(lm, sft, run_id, cfg, split="sft_train", progress=tick)
+        tick = bar.phase("held-out SFT rows", len(held), 2 * len(held))
         records += score_sft_rows(lm, held, run_id, cfg, split="sft_heldout", progress=tick)
         for name, rows in ext.items():
-            records += score_choice_rows(lm, rows, run_id, name, cfg, progress=tick)
+            tick = bar.phase(f"{name} rows", len(rows), sum(len(r.choices) for r in rows))
+            records += score_choice_rows(lm, rows, run_id, name, cfg, progress=tick, prepared=prepared[name])
 
-    metadata = {"config": dataclasses.asdict(cfg), "inputs": inputs, "device": str(lm.device)}
+    metadata = {"config": dataclasses.asdict(cfg), "inputs": inputs, "device": str(lm.device),
+                "add_bos": lm.add_bos, "max_len": lm.max_len}
     results = results_table(records, metadata)
     metrics = aggregate_rows(results.to_pylist(), run_id)  # from the rows as written, nothing else
     paths = write_run(results, metrics_table(metrics), out_dir) if out_dir is not None else None

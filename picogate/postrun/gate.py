@@ -28,7 +28,7 @@ from picogate.rules import RuleSet, load_rules
 HONESTY_PROFILE = "honesty"
 HONESTY_STATUS = {"approved": "pass", "warn": "warn", "blocked": "fail"}
 _SKILL_RATE = re.compile(r"^eval\.([a-z0-9_]+)\.pass_rate$")
-_BENCH_ACC = re.compile(r"^external\.([a-z0-9_]+)\.acc$")
+_BENCH_ACC = re.compile(r"^external\.([a-z0-9_]+)\.acc(?:_norm|_bytes)?$")  # acc, acc_norm, acc_bytes
 _SKILL_DELTA = re.compile(r"^eval\.([a-z0-9_]+)\.delta(_p)?$")
 # Rates whose row count sits beside them: (rate, rows). Skills and benchmarks are added per run.
 RATE_ROWS = (("eval.pass_rate", "eval.rows"), ("sft.fit_rate", "sft.rows"),
@@ -116,6 +116,9 @@ def collect(rd: RunDir, wanted: set[str] | None = None) -> dict[str, Any]:
     ev["run_id"] = rd.run_id
     ev["preflight.status"] = pre.get("status") if pre else None
     ev |= {k: v for k, v in (metrics or {}).items() if k != "run_id"}
+    from picogate.postrun.attach import attached_metrics  # lm-eval results attached with `picogate attach`
+
+    ev |= attached_metrics(rd, ev)
     ev |= intervals(ev)
     ev |= honesty.stage_metrics(rd, wanted)
     ev |= honesty.training_metrics(rd, pre_ev)

@@ -103,6 +103,30 @@ class RunRecorder:
                                          "created": _now(), "stages": {}, "artifacts": {}, "release": None}
         self._save()
 
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, run_id: str | None = None) -> RunRecorder:
+        """A recorder that adds stages to the run recorded at `run_dir` (a new run when there is none).
+
+        `picogate eval --out D` uses it so that scoring a trained run's checkpoint adds the eval stage to
+        what training recorded instead of starting over. The manifest is read as `RunDir` reads it
+        (schema-checked); a `run_id` that differs from the recorded one is an error, never a rename.
+        """
+        path = Path(run_dir)
+        if not os.path.lexists(path / MANIFEST):
+            return cls(path, run_id=run_id)
+        recorded = RunDir(path)
+        if run_id is not None and run_id != recorded.run_id:
+            raise InputError(f"{path / MANIFEST}: records run {recorded.run_id!r}, not {run_id!r}")
+        rec = cls.__new__(cls)
+        rec.path, rec.manifest = path, recorded.manifest
+        return rec
+
+    @staticmethod
+    def recorded_run_id(run_dir: str | Path) -> str | None:
+        """The run id recorded at `run_dir`, or None when no run is recorded there."""
+        path = Path(run_dir)
+        return RunDir(path).run_id if os.path.lexists(path / MANIFEST) else None
+
     @property
     def run_id(self) -> str:
         return str(self.manifest["run_id"])
@@ -177,6 +201,11 @@ class RunRecorder:
                  "checkpoint_sha256": sha256_file(checkpoint), "results": RESULTS_FILE,
                  "metrics": METRICS_FILE, "inputs": read_inputs(results)}
         return self._stage("eval", entry, artifacts=(RESULTS_FILE, METRICS_FILE))
+
+    def record_attached(self, stage: str, entry: dict[str, Any], *, files: Iterable[str] = ()) -> dict[str, Any]:
+        """Evidence produced outside picogate (`picogate attach`: lm-eval results): the stage entry, and the
+        tables written into the run directory (`files`), hashed as artifacts so later edits show."""
+        return self._stage(stage, {"finished": _now(), **entry}, artifacts=files)
 
     # -- plumbing ----------------------------------------------------------------------------
     def _stage(self, name: str, entry: dict[str, Any], artifacts: Iterable[str] = ()) -> dict[str, Any]:

@@ -27,6 +27,11 @@ def add_preflight_command(subparsers: Any) -> argparse.ArgumentParser:
                    help="where the JSON results with the evidence row go (default: beside the plan, "
                         "plan.yaml -> plan.preflight.json)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar while scanning the corpus")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where the corpus is scanned: this process (default) or Ray Data (pip install "
+                        "'picogate[ray]'); the evidence is the same either way")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to use with --engine ray (default: RAY_ADDRESS, else start a local one)")
     p.set_defaults(func=cmd_preflight)
     return p
 
@@ -37,13 +42,17 @@ def default_out(plan: Path) -> Path:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
+    from picogate.errors import InputError
     from picogate.escape import text
     from picogate.io import atomic_write_text
     from picogate.output import GateReport, emit
     from picogate.preflight.gate import run
 
     plan = Path(args.plan)
-    result, evidence = run(plan, profile=args.profile, quiet=args.quiet)
+    if args.ray_address and args.engine != "ray":
+        raise InputError("--ray-address needs --engine ray")
+    result, evidence = run(plan, profile=args.profile, quiet=args.quiet, engine=args.engine,
+                           ray_address=args.ray_address)
     results = Path(args.results) if args.results else default_out(plan)
     payload = {**result.to_dict(), "plan": str(plan), "evidence": evidence}
     atomic_write_text(results, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")

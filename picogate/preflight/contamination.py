@@ -190,24 +190,62 @@ def merge_hits(parts: Iterable[Hits]) -> Hits:
                 sum(p.bytes_scanned for p in parts), sum(p.matched_windows for p in parts))
 
 
-def contamination_metrics(index: PromptIndex, hits: Hits, *, prefix: str = "corpus",
+@dataclass(frozen=True)
+class HitSummary:
+    """What the metrics need of some hits, in space bounded by the prompts: which leaked, how many rows, examples.
+
+    Why: a corpus batch's summary is small whatever the batch, so batches (or Ray tasks) report summaries
+    and `merge_summaries` folds them in any order to the same result.
+    """
+
+    prompts: np.ndarray  # sorted unique prompt indices with at least one hit
+    rows: int  # distinct rows (documents) hit
+    examples: list  # (prompt index, row id) pairs, at most max_examples
+    rows_scanned: int = 0
+    matched_windows: int = 0
+
+
+def summarize_hits(hits: Hits, max_examples: int = 5) -> HitSummary:
+    """A `HitSummary` of `hits`; examples are its first pairs in the order given."""
+    examples = list(zip(hits.prompt[:max_examples].tolist(), hits.row_ids[:max_examples], strict=True))
+    return HitSummary(np.unique(hits.prompt), len(set(hits.row_ids)), examples, hits.rows_scanned,
+                      hits.matched_windows)
+
+
+def merge_summaries(parts: Iterable[HitSummary], max_examples: int = 5) -> HitSummary:
+    """Fold corpus batch summaries; rows of different parts must be distinct documents with ordered ids.
+
+    Examples are the smallest (row, prompt) pairs: what the first pairs of the stream are (a scanned
+    batch lists its pairs by document, then prompt), whichever order the parts arrive in.
+
+    >>> a = summarize_hits(Hits(np.array([2]), [7])); b = summarize_hits(Hits(np.array([0, 2]), [3, 3]))
+    >>> m = merge_summaries([a, b]); m.prompts.tolist(), m.rows, m.examples
+    ([0, 2], 2, [(0, 3), (2, 3), (2, 7)])
+    """
+    parts = list(parts)
+    examples = sorted((e for p in parts for e in p.examples), key=lambda e: (e[1], e[0]))[:max_examples]
+    prompts = np.unique(np.concatenate([np.zeros(0, dtype=np.int64)] + [p.prompts for p in parts]))
+    return HitSummary(prompts, sum(p.rows for p in parts), examples, sum(p.rows_scanned for p in parts),
+                      sum(p.matched_windows for p in parts))
+
+
+def contamination_metrics(index: PromptIndex, hits: Hits | HitSummary, *, prefix: str = "corpus",
                           max_examples: int = 5) -> dict:
     """Counts and example ids: how many prompts leaked, into how many rows, and which.
 
     Keys are prefixed (`corpus_...`, `sft_...`) so both scans of one prompt set fit in one metrics row.
     """
-    leaked = np.unique(hits.prompt)
-    examples = [(index.ids[p], r) for p, r in zip(hits.prompt[:max_examples].tolist(),
-                                                  hits.row_ids[:max_examples], strict=True)]
+    s = summarize_hits(hits, max_examples) if isinstance(hits, Hits) else hits
+    examples = [(index.ids[p], r) for p, r in s.examples[:max_examples]]
     total = len(index.ids)
     return {
         "prompts": total,
         "prompts_empty": int(np.sum(index.word_counts == 0)),
         "prompts_too_short": int(np.sum(index.too_short)),
-        f"{prefix}_contaminated_prompts": len(leaked),
-        f"{prefix}_contaminated_rate": len(leaked) / total if total else 0.0,
-        f"{prefix}_hit_rows": len(set(hits.row_ids)),
-        f"{prefix}_rows_scanned": hits.rows_scanned,
-        f"{prefix}_matched_windows": hits.matched_windows,
+        f"{prefix}_contaminated_prompts": len(s.prompts),
+        f"{prefix}_contaminated_rate": len(s.prompts) / total if total else 0.0,
+        f"{prefix}_hit_rows": s.rows,
+        f"{prefix}_rows_scanned": s.rows_scanned,
+        f"{prefix}_matched_windows": s.matched_windows,
         f"{prefix}_examples": examples,
     }

@@ -15,6 +15,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +31,37 @@ from picogate.result import GateResult
 from picogate.rules import RuleSet, load_rules
 
 TokenCounter = Callable[[Sequence[str]], Sequence[int]]
+ENGINES = ("local", "ray")
 _COVERAGE = re.compile(r"^data\.(sft|eval)\.([a-z0-9_]+)\.rows$")
 
 
 def preflight(plan: str | Path | Plan, *, profile: str | Path | RuleSet | None = None, quiet: bool = True,
-              count_tokens: TokenCounter | None = None) -> GateResult:
+              count_tokens: TokenCounter | None = None, engine: str = "local",
+              ray_address: str | None = None) -> GateResult:
     """Judge a run plan before any GPU is spent.
 
     `profile` overrides the plan's `profile:`; `count_tokens` (texts -> token counts) is a
     tokenizer to count corpus tokens with, instead of the plan's bytes-per-token estimate.
+    `engine="ray"` scans the corpus on Ray Data (the cluster at `ray_address` or `RAY_ADDRESS`,
+    else a local one); the evidence is the local engine's, bit for bit (docs/scale.md).
 
     >>> preflight("examples/plan.yaml").status
     'approved'
     """
-    return run(plan, profile=profile, quiet=quiet, count_tokens=count_tokens)[0]
+    return run(plan, profile=profile, quiet=quiet, count_tokens=count_tokens, engine=engine,
+               ray_address=ray_address)[0]
 
 
 def run(plan: str | Path | Plan, *, profile: str | Path | RuleSet | None = None, quiet: bool = True,
-        count_tokens: TokenCounter | None = None) -> tuple[GateResult, dict[str, Any]]:
+        count_tokens: TokenCounter | None = None, engine: str = "local",
+        ray_address: str | None = None) -> tuple[GateResult, dict[str, Any]]:
     """`preflight`, also returning the evidence row (metric name -> value) it judged."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine '{engine}'; use one of: {', '.join(ENGINES)}")
     loaded = plan if isinstance(plan, Plan) else load_plan(plan)
     ruleset = _ruleset(loaded, profile).for_stage("preflight")
-    evidence = collect(loaded, ruleset, quiet=quiet, count_tokens=count_tokens)
+    evidence = collect(loaded, ruleset, quiet=quiet, count_tokens=count_tokens, engine=engine,
+                       ray_address=ray_address)
     result = evaluate(evidence, ruleset, stage="preflight")
     return result, evidence
 
@@ -65,8 +75,8 @@ def _ruleset(plan: Plan, profile: str | Path | RuleSet | None) -> RuleSet:
     return load_rules(ref)
 
 
-def collect(plan: Plan, ruleset: RuleSet, *, quiet: bool = True,
-            count_tokens: TokenCounter | None = None) -> dict[str, Any]:
+def collect(plan: Plan, ruleset: RuleSet, *, quiet: bool = True, count_tokens: TokenCounter | None = None,
+            engine: str = "local", ray_address: str | None = None) -> dict[str, Any]:
     """The evidence row: every collector's metrics, keyed by catalog name."""
     spec = plan.spec
     wanted = set(read_names(ruleset))
@@ -97,7 +107,8 @@ def collect(plan: Plan, ruleset: RuleSet, *, quiet: bool = True,
         ev |= coverage.metrics(split, counts, required.get(split, ()))
         prompts[split] = texts
 
-    ev |= _scan_corpus(plan, paths["corpus"], wanted, prompts, ruleset, quiet=quiet, count_tokens=count_tokens)
+    ev |= _scan_corpus(plan, paths["corpus"], wanted, prompts, ruleset, quiet=quiet, count_tokens=count_tokens,
+                       engine=engine, ray_address=ray_address)
     ev |= replay.metrics(ev["planned_tokens"], ev["corpus.tokens"])
     return ev
 
@@ -113,16 +124,51 @@ def _required_skills(wanted: set[str]) -> dict[str, list[str]]:
 
 
 def _scan_corpus(plan: Plan, paths: list[Path], wanted: set[str], prompts: dict[str, list[str]],
-                 ruleset: RuleSet, *, quiet: bool, count_tokens: TokenCounter | None) -> dict[str, Any]:
-    """One streaming pass over the corpus feeding every corpus collector."""
+                 ruleset: RuleSet, *, quiet: bool, count_tokens: TokenCounter | None, engine: str = "local",
+                 ray_address: str | None = None) -> dict[str, Any]:
+    """One pass over the corpus feeding every corpus collector, on the chosen engine; one evidence assembly."""
     data = plan.spec.data
     kinds = {p: sources.kind_of(p, data) for p in paths}
     text_files = [p for p in paths if kinds[p] == sources.TEXT]
     token_files = [p for p in paths if kinds[p] == sources.TOKENS]
     if count_tokens is None and data.tokenizer is not None and data.tokenizer.tiktoken:
         count_tokens = _tiktoken(data.tokenizer.tiktoken)
-    streams = _streams(wanted, prompts, ruleset)
+    if engine == "ray":
+        try:  # Ray is imported only here, only for --engine ray
+            from picogate.preflight import ray_engine
+        except ImportError as exc:
+            raise InputError(f"--engine ray needs Ray Data ({exc.name or exc} is not installed): "
+                             "pip install 'picogate[ray]'") from None
+        scan = ray_engine.scan(text_files, token_files, data, wanted=wanted, prompts=prompts,
+                               tables=ruleset.tables, count_tokens=count_tokens, address=ray_address, quiet=quiet)
+    else:
+        scan = _scan_local(paths, text_files, token_files, data, wanted, prompts, ruleset, quiet=quiet,
+                           count_tokens=count_tokens)
 
+    ev: dict[str, Any] = documents.metrics(scan.documents)
+    ev |= boundaries.metrics(scan.shards)
+    if scan.documents is None and scan.shards:  # token shards only: documents are their boundaries
+        ev["corpus.documents"] = ev["boundaries.documents"]
+    ev |= replay.corpus_tokens(shard_tokens=ev["boundaries.tokens"], tokenizer_tokens=scan.tokenized,
+                               text_bytes=ev["corpus.bytes"], bytes_per_token=data.bytes_per_token)
+    return ev | scan.metrics
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    """What either engine measures in its pass over the corpus, before it becomes catalog names."""
+
+    documents: documents.DocStats | None  # None: no text files
+    shards: list[boundaries.ShardStats]  # one per token shard, in plan order
+    tokenized: int | None  # tokenizer count of the text, when there is a tokenizer
+    metrics: dict[str, Any]  # the optional collectors' (dedup, contamination) catalog metrics
+
+
+def _scan_local(paths: list[Path], text_files: list[Path], token_files: list[Path], data: Any, wanted: set[str],
+                prompts: dict[str, list[str]], ruleset: RuleSet, *, quiet: bool,
+                count_tokens: TokenCounter | None) -> CorpusScan:
+    """The local engine: one streaming pass in this process, batch by batch."""
+    streams = _streams(wanted, prompts, ruleset)
     doc_stats = documents.DocStats() if text_files else None
     tokenized = 0 if (count_tokens is not None and text_files) else None
     shard_stats: list[boundaries.ShardStats] = []
@@ -139,27 +185,31 @@ def _scan_corpus(plan: Plan, paths: list[Path], wanted: set[str], prompts: dict[
         for path in token_files:
             shard_stats.append(boundaries.scan(progress.tokens(path, sources.iter_tokens(path, data)),
                                                data.bos_token_id))
-
-    ev: dict[str, Any] = documents.metrics(doc_stats)
-    ev |= boundaries.metrics(shard_stats)
-    if doc_stats is None and shard_stats:  # token shards only: documents are their boundaries
-        ev["corpus.documents"] = ev["boundaries.documents"]
-    ev |= replay.corpus_tokens(shard_tokens=ev["boundaries.tokens"], tokenizer_tokens=tokenized,
-                               text_bytes=ev["corpus.bytes"], bytes_per_token=data.bytes_per_token)
+    metrics: dict[str, Any] = {}
     for finish in streams.values():
-        ev |= finish[1]()
-    return ev
+        metrics |= finish[1]()
+    return CorpusScan(doc_stats, shard_stats, tokenized, metrics)
+
+
+def wants_dedup(wanted: set[str]) -> bool:
+    """Whether a rule reads near-duplicate evidence (else no MinHash cost is paid)."""
+    return any(n.startswith("dedup.") for n in wanted)
+
+
+def wants_contamination(wanted: set[str]) -> bool:
+    """Whether a rule reads contamination evidence."""
+    return any(n.startswith("contamination.") for n in wanted)
 
 
 def _streams(wanted: set[str], prompts: dict[str, list[str]],
              ruleset: RuleSet) -> dict[str, tuple[Callable[[list[str]], None], Callable[[], dict[str, Any]]]]:
     """Optional corpus collectors, each as (update(texts), finish() -> metrics), run only when read."""
     out = {}
-    if any(n.startswith("dedup.") for n in wanted):
+    if wants_dedup(wanted):
         from picogate.preflight.collectors import dedup
 
         out["dedup"] = dedup.stream(ruleset.tables)
-    if any(n.startswith("contamination.") for n in wanted):
+    if wants_contamination(wanted):
         from picogate.preflight.collectors import contamination
 
         out["contamination"] = contamination.stream(ruleset.tables, eval_prompts=prompts["eval"],

@@ -217,6 +217,43 @@ def _components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         np.minimum.at(parent, np.maximum(pu, pv), np.minimum(pu, pv))
 
 
+def representatives(row_hashes: np.ndarray, signatures: np.ndarray | SignatureFile,
+                    rows: np.ndarray | None = None) -> np.ndarray:
+    """Each document's first document (position) with an identical signature; itself when it has none.
+
+    Why: documents with identical signatures are one node for LSH, so a thousand copies cost no million
+    pairs. Equal 64-bit `row_hashes` propose a representative; the signatures (row `rows[p]` for position
+    p) confirm it, so a hash collision leaves a document its own representative. Both engines call this:
+    the local one on the whole corpus, the Ray one on each group of equal row hashes (same answer).
+
+    >>> representatives(np.array([5, 7, 5], dtype=np.uint64), np.array([[1, 2], [3, 4], [1, 2]])).tolist()
+    [0, 1, 0]
+    """
+    positions = np.arange(len(row_hashes))
+    rows = positions if rows is None else rows
+    _, rep_first, rep_inv = np.unique(row_hashes, return_index=True, return_inverse=True)
+    rep_of = rep_first[rep_inv]
+    merged = np.flatnonzero(rep_of != positions)  # only these need the full comparison
+    collided = merged[~_rows_equal(signatures, rows[merged], rows[rep_of[merged]])]  # 64-bit row-hash collision
+    rep_of[collided] = collided
+    return rep_of
+
+
+def near_dup_clusters(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(label, duplicates, cluster count) of a near-duplicate graph over nodes 0..n-1 given as edges u-v.
+
+    A node's label is the smallest node of its component; duplicates are the nodes that are not their
+    component's smallest (ascending), and a cluster is a component with at least one duplicate. Both
+    engines form clusters here, so a cluster is the same whichever engine found its edges.
+
+    >>> near_dup_clusters(4, np.array([2, 3]), np.array([0, 2]))[1:]
+    (array([2, 3]), 1)
+    """
+    label = _components(n, u, v)
+    dups = np.flatnonzero(label != np.arange(n))
+    return label, dups, len(np.unique(label[dups]))
+
+
 @dataclasses.dataclass(frozen=True)
 class DedupSketch:
     """What a batch (or partition) contributes to the dedup metrics; merge with `merge_sketches`."""
@@ -290,21 +327,14 @@ def dedup_metrics(sketch: DedupSketch, *, threshold: float = 0.8, max_examples: 
     idx = np.flatnonzero(sketch.has_shingles)
     sig = sketch.signatures
     row_hashes = sketch.row_hashes if sketch.row_hashes is not None else band_keys(sig, 1, sig.shape[1])[:, 0]
-    # Documents with identical signatures are one node for LSH: a thousand copies cost no million pairs.
-    _, rep_first, rep_inv = np.unique(row_hashes[idx], return_index=True, return_inverse=True)
-    rep_of = rep_first[rep_inv]
-    merged = np.flatnonzero(rep_of != np.arange(len(idx)))  # only these need the full comparison
-    collided = merged[~_rows_equal(sig, idx[merged], idx[rep_of[merged]])]  # 64-bit row-hash collision
-    rep_of[collided] = collided
+    rep_of = representatives(row_hashes[idx], sig, idx)
     reps = np.unique(rep_of)
     keys = sketch.keys if len(reps) == n else sketch.keys[idx[reps]]  # no copy when every document is a rep
     pairs = reps[candidate_pairs(keys)] if len(reps) else np.zeros((0, 2), dtype=np.int64)
     sim = pair_jaccard(sig, idx[pairs])
     near = pairs[sim >= threshold]
-    label = _components(len(idx), np.concatenate([near[:, 0], np.arange(len(idx))]),
-                        np.concatenate([near[:, 1], rep_of]))
-    dups = np.flatnonzero(label != np.arange(len(idx)))
-    clusters = len(np.unique(label[dups]))
+    label, dups, clusters = near_dup_clusters(len(idx), np.concatenate([near[:, 0], np.arange(len(idx))]),
+                                              np.concatenate([near[:, 1], rep_of]))
     ids = sketch.ids
     shown = dups[:max_examples]
     ex_sim = pair_jaccard(sig, np.stack([idx[shown], idx[label[shown]]], axis=1))

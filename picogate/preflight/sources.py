@@ -110,6 +110,11 @@ def iter_tokens(path: Path, data: Data) -> Iterator[np.ndarray]:
         yield np.asarray(arr[start:start + TOKEN_CHUNK])
 
 
+def bin_tokens(path: Path, data: Data) -> np.ndarray:
+    """A raw or llm.c-headed `.bin` shard as a memory-mapped token array (header and length checked)."""
+    return _bin(path, data)
+
+
 def _bin(path: Path, data: Data) -> np.ndarray:
     size = _size(path)
     offset, dtype, count = 0, np.dtype(data.token_dtype), None
@@ -185,6 +190,11 @@ def _size(path: Path) -> int:
         return regular_file(path, "token shard").stat().st_size
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 200 characters: error messages stay one line."""
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -130,8 +130,10 @@ def picogate_cmd() -> list[str]:
     return [sys.executable, "-c", "from picogate.cli import main; raise SystemExit(main())"]
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed CLI; `timeout` only stops a hung command (a test asserts behaviour, not speed)."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("PICOGATE_DEBUG", None)
     return subprocess.run([*picogate_cmd(), *map(str, args)], capture_output=True, text=True, cwd=cwd or REPO,
-                          env=full_env, timeout=120)
+                          env=full_env, timeout=timeout)

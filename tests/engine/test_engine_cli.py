@@ -76,9 +76,23 @@ def test_rules_check(setup):
     assert "  x >= 0.5 garbage\n" in bad.stderr and "\n           ^" in bad.stderr
 
 
-def test_demo():
-    proc = run_cli("demo")
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+def test_demo(tmp_path):
+    """The demo's behaviour: both plans preflighted, the run trained, evaluated, recorded and judged blocked.
+
+    It trains a model, so it takes ~30 s alone and minutes on a loaded box: the timeout only stops a hang.
+    stderr is a pipe here, so no progress bar may reach it.
+    """
+    out = tmp_path / "demo-run"
+    proc = run_cli("demo", "--out", out, "--sft-steps", "100", timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "pretraining" not in proc.stderr and "rows/s" not in proc.stderr
+    printed = proc.stdout
+    assert printed.index("1. preflight") < printed.index("2. train + eval") < printed.index("3. post-run")
+    assert "the release verdict is: BLOCKED" in printed
+    run = json.loads((out / "run.json").read_text())
+    assert {"preflight", "base", "sft", "eval"} <= set(run["stages"])
+    for name in ("model.pt", "eval_results.parquet", "eval_metrics.parquet", "postrun.json", "report.md"):
+        assert (out / name).is_file(), name
 
 
 def test_thread_count_does_not_change_results(setup):

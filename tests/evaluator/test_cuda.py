@@ -121,3 +121,31 @@ def test_an_automatic_batch_that_runs_out_of_memory_is_retried_smaller() -> None
     assert model.token_budget < 256
     assert got == greedy_generate(model, prompts, 4, batch_size=1)
     torch.cuda.empty_cache()
+
+
+def test_cached_generation_on_cuda_equals_recomputation() -> None:
+    from test_generate_cache import CachedGPT
+
+    torch.manual_seed(0)
+    model = CachedGPT(TinyConfig(block_size=128, n_layer=2, n_head=4, n_embd=64))
+    prompts = [LM(model, ByteTokenizer(), device="cpu").context_ids(r.question) for r in rows(12)]
+    cached = LM(model, ByteTokenizer(), device="cuda", autocast=False)
+    recomputed = LM(model, ByteTokenizer(), device="cuda", autocast=False, kv_cache=False)
+    assert cached.kv_cache and not recomputed.kv_cache
+    assert greedy_generate(cached, prompts, 8) == greedy_generate(recomputed, prompts, 8)
+
+
+def test_hugging_face_scores_from_sliced_hidden_states_on_cuda() -> None:
+    transformers = pytest.importorskip("transformers")
+    from picogate.evaluator.model import wrap
+
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=258, n_positions=128, n_embd=64,
+                                                                 n_layer=2, n_head=4))
+    lm = wrap(model, ByteTokenizer(), device="cuda", autocast=False)
+    assert lm.slicing and lm.packing and lm.kv_cache
+    batched = score_choice_rows(lm, rows(), "r", "t", EvalConfig())
+    single = score_choice_rows(lm, rows(), "r", "t", EvalConfig(batch_size=1, share_context=False))
+    for b, s in zip(batched, single, strict=True):
+        for x, y in zip(b["choice_loglik"], s["choice_loglik"], strict=True):
+            assert abs(x - y) <= 1e-4 * abs(y) + 1e-3, (b["row_id"], x, y)

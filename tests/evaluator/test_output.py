@@ -117,8 +117,11 @@ def test_atomic_write_keeps_old_file_on_crash(tmp_path: Path, monkeypatch: pytes
     old = pa.table({"x": [1]})
     write_parquet_atomic(old, path)
 
-    def boom(table: pa.Table, where: object) -> None:
-        where.write(b"PAR1 half a file")  # type: ignore[attr-defined]
+    def boom(table: pa.Table, where: object) -> None:  # a half-written file, by path or by handle
+        if isinstance(where, str | Path):
+            Path(where).write_bytes(b"PAR1 half a file")
+        else:
+            where.write(b"PAR1 half a file")  # type: ignore[attr-defined]
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(pq, "write_table", boom)
@@ -140,3 +143,57 @@ def test_picogate_imports_without_torch() -> None:
     code = "import sys; sys.modules['torch'] = None; import picogate; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_every_rate_gets_its_wilson_interval_in_the_run_evidence(tmp_path: Path) -> None:
+    from picogate.catalog import shipped_catalog
+    from picogate.postrun.gate import intervals, rate_pairs
+    from picogate.postrun.stats import wilson
+
+    metrics = _full_run(tmp_path).metrics
+    rates = [n for n in metrics if n.endswith(("rate", ".acc", ".acc_norm", ".acc_bytes"))]
+    assert {"external.arc_easy.acc_norm", "external.arc_easy.acc_bytes", "sft.fit_rate", "eval.math.pass_rate",
+            "sft_heldout.fit_rate", "refusal.false_rate"} <= set(rates)
+    bounds, rows_of, catalog = intervals(metrics), dict(rate_pairs(metrics)), shipped_catalog()
+    for rate in rates:
+        for end in ("_low", "_high"):
+            assert catalog.lookup(rate + end) is not None, f"{rate + end} is not declared in the catalog"
+        n = metrics[rows_of[rate]]
+        expected = wilson(round(metrics[rate] * n), n) if metrics[rate] is not None else (None, None)
+        assert (bounds[f"{rate}_low"], bounds[f"{rate}_high"]) == expected, rate
+
+
+def test_progress_is_quiet_off_a_terminal_and_shows_rows_per_second_on_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import time
+
+    from picogate.progress import progress_bar
+
+    tok = CharTokenizer()
+    lm = LM(BigramLM(tok, {}), tok, device="cpu")
+    rows = [ChoiceRow(f"q{i}", "q", ("a", "b"), 0, "m") for i in range(4)]
+    evaluate_model(lm, external={"t": rows}, progress=True)  # stderr is captured: not a terminal
+    assert capsys.readouterr().err == ""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    with progress_bar(10, "scoring [t]", enabled=True) as bar:
+        bar(3)
+        time.sleep(0.05)
+        bar(3)
+    shown = screen.getvalue()
+    assert "scoring [t]" in shown and "rows/s" in shown  # the benchmark name is text, not rich markup
+    screen.truncate(0)
+    rows = [ChoiceRow(f"q{i}", "q", ("a", "b", "c"), 0, "m") for i in range(7)]
+    evaluate_model(lm, sft_rows=[SftRow("s", "x", "a", "m", prompt="p")], external={"t": rows}, progress=True)
+    shown = screen.getvalue()
+    assert "t rows" in shown and "8/8" in shown  # counted in rows: 1 SFT row (two passes), 7 questions
+    screen.truncate(0)
+    with progress_bar(10, "scoring", enabled=False) as bar:
+        bar(3)
+    assert screen.getvalue() == ""

@@ -123,3 +123,95 @@ def test_a_false_packing_claim_is_caught_and_scores_stay_right(cls: type, why: s
     assert not lm.packing
     alone = score_continuations(lm, requests, batch_size=1, share_context=False)
     assert [p.loglik for p in packed] == pytest.approx([a.loglik for a in alone], abs=1e-9)
+
+
+class SplitGPT(TinyGPT):
+    """TinyGPT with its output layer split off, so scoring runs the head on scored positions only."""
+
+    def forward_hidden(self, ids, positions=None, mask=None):  # type: ignore[no-untyped-def]
+        pos = torch.arange(ids.shape[1], device=ids.device) if positions is None else positions
+        x = self.tok(ids) + self.pos(pos)
+        for block in self.blocks:
+            x = block(x, None if mask is None else mask[:, None])
+        return self.ln_f(x)
+
+    def output_logits(self, hidden):  # type: ignore[no-untyped-def]
+        self.head_rows = getattr(self, "head_rows", 0) + hidden.shape[0]
+        return self.head(hidden)
+
+
+class ScaledHead(SplitGPT):
+    """Its split disagrees with its forward (as a model that scales logits in forward would)."""
+
+    def output_logits(self, hidden):  # type: ignore[no-untyped-def]
+        return 2 * self.head(hidden)
+
+
+class HiddenIgnoresMask(SplitGPT):
+    """Packs in forward, but its forward_hidden attends causally across segments."""
+
+    def forward_hidden(self, ids, positions=None, mask=None):  # type: ignore[no-untyped-def]
+        return super().forward_hidden(ids, positions)
+
+
+def split_lm(cls: type = SplitGPT, packing: bool | None = None) -> LM:
+    torch.manual_seed(3)
+    model = cls(TinyConfig(block_size=64, n_layer=2, n_head=2, n_embd=32)).double()
+    return LM(model, ByteTokenizer(), device="cpu", packing=packing)
+
+
+@pytest.mark.parametrize("packing", [None, False])
+def test_output_layer_on_scored_positions_only_gives_the_same_scores(packing: bool | None) -> None:
+    tok = ByteTokenizer()
+    ctx = [tok.bos_id, *tok.encode("Question: which colour?\nAnswer:")]
+    requests = [(ctx, tok.encode(c)) for c in (" red", " green", " a light blue one", " red", "x")]
+    requests.append(([tok.bos_id, *tok.encode("z" * 70)], tok.encode(" cut")))  # context cut to the window
+    lm = split_lm(packing=packing)
+    assert lm.slicing and lm.packing == (packing is None)
+    lm.model.head_rows = 0  # the probes are done
+    sliced = score_continuations(lm, requests, groups=[0] * 5 + [1])
+    # The output layer saw the scored positions only: one per continuation token.
+    assert lm.model.head_rows == sum(len(c) for _, c in requests)
+    alone = score_continuations(tiny_lm(), requests, batch_size=1, share_context=False)
+    for s, a in zip(sliced, alone, strict=True):
+        assert (s.tokens, s.greedy_tokens) == (a.tokens, a.greedy_tokens)
+        assert s.loglik == pytest.approx(a.loglik, abs=1e-9)
+
+
+@pytest.mark.parametrize("cls", [ScaledHead, HiddenIgnoresMask])
+def test_a_split_that_disagrees_with_forward_is_caught_and_scores_stay_right(cls: type) -> None:
+    tok = ByteTokenizer()
+    requests = [([tok.bos_id, *tok.encode("which?")], tok.encode(c)) for c in (" red", " green")]
+    lm = split_lm(cls)
+    with pytest.warns(UserWarning, match="differs from the model's logits"):
+        got = score_continuations(lm, requests)
+    assert not lm.slicing
+    want = score_continuations(tiny_lm(), requests, batch_size=1, share_context=False)
+    assert [g.loglik for g in got] == pytest.approx([w.loglik for w in want], abs=1e-9)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_hugging_face_models_score_from_sliced_hidden_states(arch: str) -> None:
+    transformers = pytest.importorskip("transformers")
+    from picogate.evaluator.model import wrap
+
+    torch.manual_seed(0)
+    if arch == "gpt2":
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=258, n_positions=64, n_embd=32,
+                                                                     n_layer=2, n_head=2))
+    else:
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+            vocab_size=258, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+            num_key_value_heads=1, max_position_embeddings=64))
+    model = model.double()
+    lm = wrap(model, ByteTokenizer(), device="cpu")
+    assert lm.slicing and lm.packing
+    tok = ByteTokenizer()
+    ctx = [tok.bos_id, *tok.encode("Question: which?\nAnswer:")]
+    requests = [(ctx, tok.encode(c)) for c in (" red", " green", " a", " red")]
+    sliced = score_continuations(lm, requests)
+    # A plain callable over the same model: full logits, one request at a time.
+    plain = LM(lambda ids: model(input_ids=ids).logits, tok, device="cpu")
+    alone = score_continuations(plain, requests, batch_size=1, share_context=False)
+    assert not plain.slicing and not plain.packing
+    assert [s.loglik for s in sliced] == pytest.approx([a.loglik for a in alone], abs=1e-9)

@@ -37,6 +37,19 @@ def _write(tmp_path: Path, body: bytes | str, name: str = "rows.jsonl") -> Path:
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": "C"}', "out of range"),
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": -1}', "answer"),
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"]}', "'answer' is a required"),
+        # JSON Schema calls 1.0 an integer: it must still be refused here, not fail after scoring
+        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": 1.0}',
+         "row 'd': answer: 1.0 must be a 0-based integer index"),
+        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": "1"}',
+         "row 'd': answer: \"1\" must be a 0-based integer index (a number, not a string)"),
+        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": true}',
+         "row 'd': answer: true must be a 0-based integer index"),
+        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": "AB"}',
+         "row 'd': answer: \"AB\" must be"),
+        (load_choice_rows, '{"id": 9, "question": "q", "choices": ["x", "y"], "answer": null}',
+         "row '9': answer: null must be"),
+        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": 1, "extra": 1}',
+         "row 'd': Additional properties"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, loader, second_line: str, reason: str) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from evaluator_toys import BigramLM, CharTokenizer, ScriptedLM
 
 from picogate.evaluator import LM, EvalConfig, evaluate_model, greedy_generate, score_continuations
-from picogate.evaluator.rows import ChoiceRow, EvalRow, SftRow
+from picogate.evaluator.rows import ChoiceRow, EvalInputError, EvalRow, SftRow
 
 ECHO_PROMPT = "repeat: the quick brown fox jumps over the lazy dog"
 SCRIPT = {
@@ -223,3 +224,169 @@ def test_long_contexts_keep_their_tail() -> None:
     assert score.loglik == pytest.approx(-0.5, abs=1e-12)
     with pytest.raises(ValueError, match="does not fit"):
         score_continuations(lm, [(lm.context_ids("s"), tok.encode("aaaaaa"))])
+
+
+# -- BOS: the tokenizer's own default unless the caller says otherwise ---------------------------------
+
+
+class NoBosByDefault(CharTokenizer):
+    """A plain tokenizer that has a BOS id but declares it does not add it (as HF's attribute name)."""
+
+    add_bos_token = False
+
+
+def test_plain_tokenizer_bos_default_declaration_and_override() -> None:
+    model = BigramLM(CharTokenizer(), {})
+    rows = [ChoiceRow("q", "Q", ("a", "b"), 0, "m:1")]
+    for tok, add_bos, expected in ((CharTokenizer(), None, True), (NoBosByDefault(), None, False),
+                                   (CharTokenizer(), False, False), (NoBosByDefault(), True, True)):
+        run = evaluate_model(model, tok, device="cpu", add_bos=add_bos, external={"t": rows})
+        (row,) = run.results.to_pylist()
+        context = tok.encode("Question: Q\nAnswer:")
+        assert row["bos"] is expected and row["prompt_tokens"] == len(context) + expected
+        assert not row["truncated"]
+        assert run.results.schema.metadata is not None
+    with pytest.raises(ValueError, match="no BOS id"):
+        LM(model, type("NoBos", (), {"encode": CharTokenizer().encode})(), device="cpu", add_bos=True)
+
+
+# -- rows tell the truth: what the model was actually given ---------------------------------------------
+
+
+def test_long_choice_question_is_left_truncated_and_says_so() -> None:
+    tok = CharTokenizer()
+    model = BigramLM(tok, {(":", " "): -0.5, (" ", "a"): -1.0, (" ", "b"): -2.0, ("b", "b"): -0.1})
+    lm = LM(model, tok, device="cpu", max_len=16)
+    row = ChoiceRow("long", "x" * 100_000, ("a", "bb"), 0, "big.jsonl:1")
+    (rec,) = evaluate_model(lm, external={"t": [row]}).results.to_pylist()
+    # " a" (2 tokens) keeps 16 + 1 - 2 = 15 context tokens, " bb" (3 tokens) keeps 14: the fewest is recorded
+    assert rec["truncated"] and rec["prompt_tokens"] == 14 and rec["bos"] is False
+    assert rec["choice_tokens"] == [2, 3]
+    # the scores are those of the kept tail, scored on its own
+    context = lm.context_ids("Question: " + "x" * 100_000 + "\nAnswer:")
+    alone = score_continuations(LM(model, tok, device="cpu"), [(context[-15:], tok.encode(" a")),
+                                                               (context[-14:], tok.encode(" bb"))])
+    assert rec["choice_loglik"] == pytest.approx([s.loglik for s in alone], abs=1e-12)
+    wide = LM(model, tok, device="cpu", max_len=64)
+    short = evaluate_model(wide, external={"t": [ChoiceRow("s", "q", ("a",) * 2, 0, "m")]}).results.to_pylist()[0]
+    assert not short["truncated"] and short["bos"] and short["prompt_tokens"] == 1 + len("Question: q\nAnswer:")
+
+
+def test_generated_row_records_the_prompt_tokens_it_kept() -> None:
+    tok = CharTokenizer()
+    lm = LM(ScriptedLM(tok, {"3+3=": "7"}), tok, device="cpu", max_len=6)
+    rows = [_row("long", "math", "xxxxxx3+3=", "7"), _row("short", "math", "3", "7")]
+    long, short = evaluate_model(lm, eval_rows=rows, config=EvalConfig(max_new_tokens=2)).results.to_pylist()
+    assert long["truncated"] and long["prompt_tokens"] == 6 - 2 and long["bos"] is False
+    assert long["output"] == "7"
+    # the model was given exactly the last 4 prompt tokens: generating from them alone gives the same answer
+    ids = lm.context_ids("xxxxxx3+3=")
+    (alone,) = greedy_generate(lm, [ids[-4:]], 2)
+    assert tok.decode(alone.tokens) == long["output"] and not alone.truncated
+    assert not short["truncated"] and short["prompt_tokens"] == 2 and short["bos"] is True
+
+
+def test_sft_row_records_the_fewest_prompt_tokens_of_its_two_passes() -> None:
+    tok = CharTokenizer()
+    lm = LM(ScriptedLM(tok, {"say hi": "hi"}), tok, device="cpu", max_len=14)
+    rows = [SftRow("long", "chat", "hi", "m:1", prompt="x" * 40 + "say hi"), SftRow("ok", "chat", "hi", "m:2",
+                                                                                   prompt="say hi")]
+    long, ok = evaluate_model(lm, sft_rows=rows).results.to_pylist()
+    # target "hi" + EOS = 3 tokens; the greedy fit may take 3 + 4 new tokens, so it keeps 14 - 7 = 7 prompt
+    # tokens; the teacher-forced pass keeps 14 + 1 - 3 = 12. The fewest is what the row says.
+    assert long["truncated"] and long["prompt_tokens"] == 7 and long["bos"] is False
+    assert long["target_tokens"] == 3
+    assert not ok["truncated"] and ok["prompt_tokens"] == 7 and ok["bos"] and ok["correct"]
+
+
+def test_letter_row_keeps_the_prompt_tail_that_fits() -> None:
+    tok = CharTokenizer()
+    prompt = "which? A) x B) y"
+    lm = LM(ScriptedLM(tok, SCRIPT), tok, device="cpu", max_len=len(prompt))
+    row = _row("c", "choice", "z" * 50 + prompt, "A", choices=("x", "y"))
+    (rec,) = evaluate_model(lm, eval_rows=[row]).results.to_pylist()
+    assert rec["kind"] == "letter" and rec["output"] == "A" and rec["correct"]
+    assert rec["truncated"] and rec["prompt_tokens"] == len(prompt) and rec["bos"] is False
+
+
+def test_is_greedy_is_written_per_choice() -> None:
+    tok = CharTokenizer()
+    lm = LM(ScriptedLM(tok, {"Question: Q\nAnswer:": " yes"}), tok, device="cpu")
+    rows = [ChoiceRow("g", "Q", ("yes", "no", "ye"), 0, "m")]
+    (rec,) = evaluate_model(lm, external={"t": rows}).results.to_pylist()
+    assert rec["choice_is_greedy"] == [True, False, True]  # " ye" is the greedy path's first tokens
+
+
+# -- row faults named before any forward pass ----------------------------------------------------------
+
+
+def test_choice_too_long_for_the_window_is_named_before_any_forward(tmp_path) -> None:
+    tok = CharTokenizer()
+    model = BigramLM(tok, {})
+    path = tmp_path / "arc.jsonl"
+    path.write_text('{"id": "ok", "question": "q", "choices": ["a", "b"], "answer": 0}\n'
+                    '{"id": "r7", "question": "q", "choices": ["a", "' + "b" * 40 + '"], "answer": 0}\n')
+    lm = LM(model, tok, device="cpu", max_len=16)
+    with pytest.raises(EvalInputError) as info:
+        evaluate_model(lm, eval_rows=[_row("m", "math", "2+3=", "5")], external={"arc": path},
+                       config=EvalConfig(max_new_tokens=4))
+    message = str(info.value)
+    assert message.startswith(f"{path}:2: row 'r7': choices.1: 41 tokens") and "window of 16" in message
+    assert "\n" not in message and model.calls == 0  # nothing was scored, the eval row included
+
+
+def test_sft_target_too_long_and_max_new_tokens_past_the_window() -> None:
+    tok = CharTokenizer()
+    model = BigramLM(tok, {})
+    lm = LM(model, tok, device="cpu", max_len=8)
+    with pytest.raises(EvalInputError, match=r"^m:3: row 'long': response: 11 tokens \(EOS included\) do not fit"):
+        evaluate_model(lm, sft_rows=[SftRow("long", "chat", "y" * 10, "m:3", prompt="p")],
+                       eval_rows=[_row("m", "math", "2+3=", "5")], config=EvalConfig(max_new_tokens=2))
+    with pytest.raises(ValueError, match="max_new_tokens 9 does not fit the model's window of 8 tokens"):
+        evaluate_model(lm, eval_rows=[_row("m", "math", "2+3=", "5")], config=EvalConfig(max_new_tokens=9))
+    assert model.calls == 0
+
+
+def _hf_tokenizer(adds_bos: bool):
+    """A real transformers fast tokenizer over printable ASCII, built offline: GPT-2-style (BOS id, never
+    added by encoding) or Llama-style (its post-processor puts BOS first)."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
+    vocab = {chr(i): i - 32 for i in range(32, 127)} | {"<|endoftext|>": 95, "<s>": 96}
+    tk = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    if adds_bos:
+        tk.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 96)])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>" if adds_bos else "<|endoftext|>",
+                                                eos_token="<|endoftext|>")
+
+
+@pytest.mark.parametrize(("adds_bos", "override"), [(False, None), (True, None), (False, True), (True, False)])
+def test_hf_tokenizer_bos_follows_its_own_default(adds_bos: bool, override: bool | None) -> None:
+    transformers = pytest.importorskip("transformers")
+    tok = _hf_tokenizer(adds_bos)
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=97, n_positions=64, n_embd=16,
+                                                                 n_layer=1, n_head=2, bos_token_id=tok.bos_token_id,
+                                                                 eos_token_id=tok.eos_token_id))
+    run = evaluate_model(model, tok, device="cpu", add_bos=override,
+                         external={"t": [ChoiceRow("q", "2+2?", ("4", "5"), 0, "m")]})
+    (row,) = run.results.to_pylist()
+    expected = adds_bos if override is None else override
+    context = tok.encode("Question: 2+2?\nAnswer:", add_special_tokens=False)
+    assert row["bos"] is expected and row["prompt_tokens"] == len(context) + expected
+    assert run.results.schema.metadata is not None and b'"add_bos": ' + str(expected).lower().encode() \
+        in run.results.schema.metadata[b"picogate.eval"]
+
+
+def test_context_trailing_space_moves_into_the_continuation_as_in_lm_eval() -> None:
+    tok = CharTokenizer()
+    lm = LM(BigramLM(tok, {(":", " "): -0.5, (" ", "a"): -0.25, (":", "a"): -3.0}), tok, device="cpu")
+    rows = [ChoiceRow("t", "Q", ("a", "b"), 0, "m")]
+    spaced = EvalConfig(choice_template="Question: {question}\nAnswer: ", choice_delimiter="")
+    (moved,) = evaluate_model(lm, external={"t": rows}, config=spaced).results.to_pylist()
+    (plain,) = evaluate_model(lm, external={"t": rows}).results.to_pylist()
+    assert moved["choice_loglik"] == plain["choice_loglik"] and moved["choice_loglik"][0] == pytest.approx(-0.75)
+    assert moved["choice_tokens"] == [2, 2] and moved["prompt_tokens"] == plain["prompt_tokens"]

@@ -53,6 +53,10 @@ def test_cli_scores_tiny_transformer_end_to_end(checkpoint: Path, tmp_path: Path
     assert metrics["external.tiny_arc.rows"] == 3 and metrics["external.count"] == 1
     row = {r["row_id"]: r for r in results.to_pylist()}["e5"]
     assert row["refused"] and row["output"].startswith(" I can't")
+    # every row says what the model was given: BOS (the byte tokenizer's default), nothing cut
+    assert set(results.column("bos").to_pylist()) == {True} and not any(results.column("truncated").to_pylist())
+    choices = [r for r in results.to_pylist() if r["kind"] == "choice"]
+    assert all(len(r["choice_is_greedy"]) == len(r["choice_loglik"]) for r in choices)
 
 
 def test_python_file_factory_and_no_checkpoint(tmp_path: Path) -> None:
@@ -88,5 +92,31 @@ def test_cli_bad_row_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureF
                    '{"id": "r", "question": "?", "choices": ["a", "b"], "answer": 7}\n')
     assert main(["eval", "--model", "examples.tiny_model:build", "--external", f"x={bad}",
                  "--out", str(tmp_path / "r")]) == 2
-    assert f"{bad}:2: answer: 7 is out of range for 2 choices" in capsys.readouterr().err
+    assert f"{bad}:2: row 'r': answer: 7 is out of range for 2 choices" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_repeated_external_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arc = DATA / "external" / "tiny_arc.jsonl"
+    other = tmp_path / "other.jsonl"
+    other.write_text(arc.read_text())
+    assert main(["eval", "--model", "examples.tiny_model:build", "--external", f"arc={arc}",
+                 "--external", f"arc={other}", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"picogate eval: error: --external arc: given twice ({arc} and {other}); each benchmark name "
+                   "names its metrics, so give each file its own name")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("flag", "bos"), [([], True), (["--no-add-bos"], False), (["--add-bos"], True)])
+def test_cli_add_bos_switch_is_recorded_per_row(tmp_path: Path, flag: list[str], bos: bool) -> None:
+    # The byte tokenizer has a BOS id and declares nothing: BOS by default (its model was trained with it).
+    out = tmp_path / "r"
+    assert main(["eval", "--model", "examples.tiny_model:build", "--external",
+                 f"tiny_arc={DATA / 'external' / 'tiny_arc.jsonl'}", "--out", str(out), "--device", "cpu",
+                 "--quiet", *flag]) == 0
+    rows = pq.read_table(out / "eval_results.parquet").to_pylist()
+    assert {r["bos"] for r in rows} == {bos}
+    question = json.loads((DATA / "external" / "tiny_arc.jsonl").read_text().splitlines()[0])["question"]
+    first = rows[0]
+    assert first["prompt_tokens"] == len(f"Question: {question}\nAnswer:".encode()) + bos

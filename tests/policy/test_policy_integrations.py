@@ -61,6 +61,7 @@ def test_run_dir_records_preflight_even_when_blocked(tmp_path: Path):
         before_training(BLOCKED, run_dir=tmp_path / "blocked")
     manifest = json.loads((tmp_path / "blocked" / "run.json").read_text())
     assert manifest["stages"]["preflight"]["status"] == "blocked"
+    assert manifest["run_id"] == "tiny-undertrained"  # the plan's run id, not the directory's name
     gate = before_training(APPROVED, run_dir=tmp_path / "ok")
     assert gate.recorder is not None and (tmp_path / "ok" / "preflight.json").is_file()
     gate.recorder.record_training("base", tokens=320_512, steps=313, params=16_000)

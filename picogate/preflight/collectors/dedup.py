@@ -18,12 +18,18 @@ def settings(tables: Tables | Mapping[str, Any]) -> NearDup:
     return as_tables(tables).near_dup_settings
 
 
+def options(tables: Tables | Mapping[str, Any]) -> dict[str, Any]:
+    """The sketch options (`lsh.sketch_batch` keywords) both engines sketch with, from the `near_dup` table."""
+    s = settings(tables)
+    return {"threshold": s.jaccard, "num_perm": s.num_perm, "shingle_words": s.shingle_words}
+
+
 def stream(tables: Tables | Mapping[str, Any]) -> tuple[Callable[[list[str]], None], Callable[[], dict[str, Any]]]:
     """(update(texts), finish() -> metrics) over one pass of corpus batches."""
     from picogate.preflight.lsh import NearDupIndex
 
     s = settings(tables)
-    index = NearDupIndex(threshold=s.jaccard, num_perm=s.num_perm, shingle_words=s.shingle_words)
+    index = NearDupIndex(**options(tables))
     seen = [0]
 
     def update(texts: list[str]) -> None:
