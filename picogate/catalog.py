@@ -151,8 +151,9 @@ def shipped_catalog() -> Catalog:
     """
     catalog = Catalog()
     for path, spec in _shipped_files():
+        source = str(path.relative_to(SCHEMAS_DIR.parent))
         for name, metric in spec.metrics.items():
-            catalog.add(metric_from_spec(name, metric, str(path.relative_to(SCHEMAS_DIR.parent))))
+            catalog.add(metric_from_spec(name, metric, source))
     return catalog
 
 

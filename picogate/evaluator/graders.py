@@ -168,3 +168,17 @@ def echo_chars(prompt: str, output: str) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def argmax_first(values: Sequence[float]) -> int:
+    """Index of the largest value, the first on ties (as numpy.argmax, which lm-eval uses)."""
+    return max(range(len(values)), key=lambda k: (values[k], -k))
+
+
+def choice_picks(logliks: Sequence[float], choices: Sequence[str]) -> tuple[int, int, int]:
+    """The choice picked by summed log-likelihood (acc), per character (acc_norm, lm-eval's) and per UTF-8
+    byte (acc_bytes). One rule for the evaluator's rows and for lm-eval samples picogate re-checks."""
+    chars = [len(c) for c in choices]
+    nbytes = [len(c.encode("utf-8")) for c in choices]
+    return (argmax_first(logliks), argmax_first([ll / n for ll, n in zip(logliks, chars, strict=True)]),
+            argmax_first([ll / n for ll, n in zip(logliks, nbytes, strict=True)]))

@@ -26,6 +26,7 @@ from picogate.evaluator.graders import (
     DEFAULT_ECHO_MIN_CHARS,
     DEFAULT_REFUSAL_MARKERS,
     GRADERS,
+    choice_picks,
     echo_chars,
     grade,
     is_refusal,
@@ -179,11 +180,6 @@ def _sft_limit(lm: LM, target: Sequence[int], cfg: EvalConfig) -> int:
     return limit if lm.max_len is None else min(limit, lm.max_len)
 
 
-def _argmax(values: Sequence[float]) -> int:
-    """Index of the largest value, the first on ties (as numpy.argmax, which lm-eval uses)."""
-    return max(range(len(values)), key=lambda k: (values[k], -k))
-
-
 # Multiple-choice rows are scored in chunks of this many questions, one chunk in flight on the device
 # while the host tokenizes the next and reads back the last: on a GPU, host work is about as long as
 # the forward passes themselves (124M parameters, H200), and done in one piece it would not overlap them.
@@ -262,13 +258,12 @@ def _choice_records(lm: LM, rows: Sequence[ChoiceRow], tokenized: Sequence[Choic
         lls = [s.loglik for s in mine]
         chars = [len(c) for c in row.choices]
         nbytes = [len(c.encode("utf-8")) for c in row.choices]
-        pred = _argmax(lls)
+        pred, pred_norm, pred_bytes = choice_picks(lls, row.choices)
         given = _given(lm, [(ctx, context_kept(len(ctx), len(cont), lm.max_len)) for ctx, cont in requests])
         records.append(_base(run_id, f"external:{benchmark}", "choice", benchmark, row.id, row.source) | {
             "prompt": context, "expected": row.choices[row.answer], "output": row.choices[pred],
             "grader": "loglik", "correct": pred == row.answer,
-            "correct_norm": _argmax([ll / n for ll, n in zip(lls, chars, strict=True)]) == row.answer,
-            "correct_bytes": _argmax([ll / n for ll, n in zip(lls, nbytes, strict=True)]) == row.answer,
+            "correct_norm": pred_norm == row.answer, "correct_bytes": pred_bytes == row.answer,
             "answer_index": row.answer, "choice_loglik": lls, "choice_chars": chars,
             "choice_bytes": nbytes, "choice_tokens": [s.tokens for s in mine],
             # lm-eval's is_greedy: every token of the choice is the model's argmax after the tokens before it

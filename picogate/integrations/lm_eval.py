@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from picogate.errors import InputError
+from picogate.evaluator.graders import choice_picks
 from picogate.io import MAX_EVIDENCE_BYTES, read_bounded, read_lines
 from picogate.jsonstrict import json_lines, loads_strict
 from picogate.metrics import read_metrics
@@ -245,7 +246,7 @@ def read_samples(path: Path, task: Task, delimiter: str) -> list[dict[str, Any]]
         gold = _index(target, len(choices), where)
         if any(not c for c in choices):
             raise InputError(f"{where}: an empty choice has no length to normalise by")
-        pred, pred_norm = _argmax(lls), _argmax([ll / len(c) for ll, c in zip(lls, choices, strict=True)])
+        pred, pred_norm, _ = choice_picks(lls, choices)
         correct, correct_norm = pred == gold, pred_norm == gold
         for key, mine in (("acc", correct), ("acc_norm", correct_norm)):
             if key in obj and obj[key] != float(mine):
@@ -278,10 +279,6 @@ def _index(target: Any, n: int, where: str) -> int:
     if not text.isdigit() or not 0 <= int(text) < n:
         raise InputError(f"{where}: target {target!r} is not the index of one of the {n} choices")
     return int(text)
-
-
-def _argmax(values: list[float]) -> int:
-    return max(range(len(values)), key=lambda i: (values[i], -i))
 
 
 def recompute(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
