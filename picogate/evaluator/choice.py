@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from picogate.evaluator.graders import argmax_first
 from picogate.evaluator.model import LM, run_batches, to_device
 
 Progress = Callable[[int], None]
@@ -307,14 +308,14 @@ def pick_letters(
 
     def step(start: int, stop: int) -> None:
         chunk = order[start:stop]
-        logits = lm.logits(pad([prompts[i] for i in chunk]))
-        last = torch.tensor([len(prompts[i]) - 1 for i in chunk], device=logits.device)
-        logp = logits[torch.arange(len(chunk), device=logits.device), last].float().log_softmax(-1).cpu()
+        last = torch.tensor([len(prompts[i]) - 1 for i in chunk])
+        # the output layer runs on each prompt's last position only, where the model allows (LM.logits_at)
+        logp = lm.logits_at(pad([prompts[i] for i in chunk]), torch.arange(len(chunk)), last)
+        logp = logp.float().log_softmax(-1).cpu()
         for r, i in enumerate(chunk):
             letters = list(letter_sets[i])
             values = logp[r, letter_token_ids(lm, letters)].tolist()
-            best = max(range(len(letters)), key=lambda k: (values[k], -k))
-            out[i] = (letters[best], values)
+            out[i] = (letters[argmax_first(values)], values)
         if progress is not None:
             progress(len(chunk))
 
