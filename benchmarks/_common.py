@@ -105,3 +105,41 @@ os.write(real, (json.dumps({"exit": rc, "seconds": time.perf_counter() - start, 
 def cli_peak_rss(argv: list[str], *, cwd: str | Path | None = None) -> dict:
     """Peak RSS (MB) of `picogate ARGV > /dev/null` in a fresh interpreter, with its exit status and seconds."""
     return run_child(CLI_TO_DEVNULL, argv, cwd=cwd, name="picogate " + " ".join(argv[:1]))
+
+
+# -- a synthetic corpus, shared by bench_scale.py and the Ray engine tests (tests/preflight_ray/) --------------
+LEAKS = [
+    "a train leaves the station at nine and travels sixty miles an hour for three hours how far does it go",
+    "write the word necessary backwards letter by letter and then count how many letters it has in total",
+    "which planet in our solar system has the most moons and how many of them were found by telescopes",
+]
+
+
+def synthetic_texts(n: int, seed: int = 0, *, vocab_words: int = 5000, words: int = 70,
+                    leak_every: int = 5000) -> list[str]:
+    """`n` documents of `words` Zipf-drawn words: 2% exact copies (case and punctuation changed), 3% near
+    copies (a sentence appended), one of LEAKS quoted in every `leak_every`-th document, an empty and a
+    punctuation-only document (no shingles)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    lengths = rng.integers(2, 9, vocab_words)
+    chars = rng.choice(letters, int(lengths.sum()))
+    vocab = np.array(["".join(w) for w in np.split(chars, np.cumsum(lengths)[:-1])], dtype=object)
+    drawn = (rng.zipf(1.3, size=(n, words)) - 1) % len(vocab)
+    texts = [" ".join(row) for row in vocab[drawn].tolist()]
+    src = rng.integers(0, max(n // 2, 1), n)
+    kind = rng.random(n)
+    for i in np.flatnonzero(kind < 0.02):
+        if src[i] < i:
+            texts[i] = texts[src[i]].upper() + "!"
+    for i in np.flatnonzero((kind >= 0.02) & (kind < 0.05)):
+        if src[i] < i:
+            texts[i] = texts[src[i]] + " and that was all there was"
+    for k, i in enumerate(range(17, n, leak_every)):
+        texts[i] = texts[i] + " " + LEAKS[k % len(LEAKS)] + " " + texts[(i * 7) % n][:100]
+    if n > 10:
+        texts[5] = ""
+        texts[6] = "... !!!"
+    return texts

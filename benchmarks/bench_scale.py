@@ -31,15 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from benchmarks._common import run_child, write_results
+from benchmarks._common import LEAKS, run_child, synthetic_texts, write_results
 
 REPO = Path(__file__).resolve().parents[1]
-LEAK = "a train leaves the station at nine and travels sixty miles an hour for three hours how far does it go"
+LEAK = LEAKS[0]  # the eval prompt the corpus quotes (the others are not eval rows here)
 
 ENGINE = r"""
 import json, sys, time
@@ -85,29 +84,14 @@ print(json.dumps({"bytes": total, "seconds": seconds, "mb_per_s_one_core": {k: t
 
 
 def make_corpus(folder: Path, mb: int, shards: int, seed: int = 0) -> int:
-    """`mb` MB of documents in `shards` parquet files; 2% exact and 3% near copies, a leaked prompt per 50k."""
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    lengths = rng.integers(2, 9, 20_000)
-    chars = rng.choice(letters, int(lengths.sum()))
-    vocab = np.array(["".join(w) for w in np.split(chars, np.cumsum(lengths)[:-1])], dtype=object)
+    """`mb` MB of documents in `shards` parquet files (`synthetic_texts`: 2% exact and 3% near copies, a
+    leaked prompt per 50k documents)."""
     per_shard = (mb << 20) // shards
     docs = 0
     folder.mkdir(parents=True, exist_ok=True)
     for s in range(shards):
         n = per_shard // 450 + 1
-        words = (rng.zipf(1.3, size=(n, 75)) - 1) % len(vocab)
-        texts = [" ".join(row) for row in vocab[words].tolist()]
-        src = rng.integers(0, n, n)
-        kind = rng.random(n)
-        for i in np.flatnonzero(kind < 0.02):
-            if src[i] < i:
-                texts[i] = texts[src[i]].upper() + "!"
-        for i in np.flatnonzero((kind >= 0.02) & (kind < 0.05)):
-            if src[i] < i:
-                texts[i] += " and that was all there was"
-        for i in range(11, n, 50_000):
-            texts[i] += " " + LEAK
+        texts = synthetic_texts(n, seed + s, vocab_words=20_000, words=75, leak_every=50_000)
         pq.write_table(pa.table({"text": pa.array(texts, pa.large_string())}), folder / f"part_{s:04d}.parquet",
                        row_group_size=8192)
         docs += n

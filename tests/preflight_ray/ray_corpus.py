@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,42 +19,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks._common import LEAKS, synthetic_texts
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 OBJECT_STORE_MB = 80
 # The generated corpus of the big equality test; PICOGATE_RAY_TEST_DOCS=200000 gives the issue's size.
 BIG_DOCS = int(os.environ.get("PICOGATE_RAY_TEST_DOCS", "200000"))
-LEAKS = [
-    "a train leaves the station at nine and travels sixty miles an hour for three hours how far does it go",
-    "write the word necessary backwards letter by letter and then count how many letters it has in total",
-    "which planet in our solar system has the most moons and how many of them were found by telescopes",
-]
 BOS = 50256
 
 
 def make_texts(n: int, seed: int = 0) -> list[str]:
     """`n` documents: 2% exact copies, 3% near copies, one eval prompt quoted in every 5,000th document."""
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    lengths = rng.integers(2, 9, 5000)
-    chars = rng.choice(letters, int(lengths.sum()))
-    vocab = np.array(["".join(w) for w in np.split(chars, np.cumsum(lengths)[:-1])], dtype=object)
-    words = (rng.zipf(1.3, size=(n, 70)) - 1) % len(vocab)
-    texts = [" ".join(row) for row in vocab[words].tolist()]
-    src = rng.integers(0, max(n // 2, 1), n)
-    kind = rng.random(n)
-    for i in np.flatnonzero(kind < 0.02):
-        if src[i] < i:
-            texts[i] = texts[src[i]].upper() + "!"
-    for i in np.flatnonzero((kind >= 0.02) & (kind < 0.05)):
-        if src[i] < i:
-            texts[i] = texts[src[i]] + " and that was all there was"
-    for k, i in enumerate(range(17, n, 5000)):
-        texts[i] = texts[i] + " " + LEAKS[k % len(LEAKS)] + " " + texts[(i * 7) % n][:100]
-    if n > 10:
-        texts[5] = ""  # an empty document and a punctuation-only one: no shingles
-        texts[6] = "... !!!"
-    return texts
+    return synthetic_texts(n, seed)
 
 
 def write_corpus(folder: Path, texts: list[str], fmt: str, shards: int) -> list[str]:
