@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -156,10 +156,16 @@ class LM:
         return self._with_bos(self.encode(text))
 
     # -- model ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[None]:
+        """Where every forward pass runs: inference mode, and bf16 autocast on CUDA when the LM was asked for it."""
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
+        with torch.inference_mode(), amp:
+            yield
+
     def logits(self, ids: torch.Tensor) -> torch.Tensor:
         """[B, T] token ids -> [B, T, V] logits; right padding is safe because the model is causal."""
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
-        with torch.inference_mode(), ctx:
+        with self._running():
             out = self.model(to_device(ids, self.device))
         return _logits_of(out)
 
@@ -211,8 +217,7 @@ class LM:
         keys, queries = segments[:, None, :], segments[:, :, None]
         mask = causal & ((keys == 0) | (keys == queries))
         mask |= torch.eye(t, dtype=torch.bool, device=dev)  # padding sees itself, so no row is empty
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
-        with torch.inference_mode(), ctx:
+        with self._running():
             out = (fn or self.model)(ids, positions=positions, mask=mask)
         return out if fn is not None else _logits_of(out)
 
@@ -237,13 +242,12 @@ class LM:
     def _split_logits(self, ids: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                       positions: torch.Tensor | None, segments: torch.Tensor | None) -> torch.Tensor:
         hidden_fn, output_fn = self._split
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
         if segments is None:
-            with torch.inference_mode(), ctx:
+            with self._running():
                 hidden = hidden_fn(to_device(ids, self.device))
         else:
             hidden = self._packed(ids, positions, segments, hidden_fn)
-        with torch.inference_mode(), ctx:
+        with self._running():
             return output_fn(hidden[to_device(rows, hidden.device), to_device(cols, hidden.device)])
 
     def _probe_slicing(self) -> bool:
@@ -286,8 +290,7 @@ class LM:
             raise ValueError("this model does not decode incrementally (forward_cached)")
         dev = self.device
         ids, positions, mask = (to_device(x, dev) for x in (ids, positions, mask))
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self._autocast else contextlib.nullcontext()
-        with torch.inference_mode(), ctx:
+        with self._running():
             out, cache = self._cached_forward(ids, positions, mask, cache)
         return _logits_of(out)[:, -1], cache
 
