@@ -54,10 +54,14 @@ def _ignore(n: int) -> None:
     """The callback of a quiet bar's phase."""
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape  # file and benchmark names are data: never rich markup
+def _escape(description: str) -> str:
+    """File and benchmark names are data: one line with control characters visible (the one escaper,
+    picogate.escape.text), then never rich markup (a progress description is rendered as markup)."""
+    from rich.markup import escape
 
-    return escape(text)
+    from picogate.escape import text
+
+    return escape(text(description))
 
 
 @contextlib.contextmanager

@@ -78,3 +78,14 @@ def test_sarif_message_doubles_braces():
     """SARIF 2.1.0 3.11.5: a literal brace in any message string is written twice ({0} is a placeholder)."""
     assert sarif_message("{skill}: {0} and }{") == "{{skill}}: {{0}} and }}{{"
     assert sarif_message("a\n::error::x") == "a\n::error::x"  # JSON escapes the rest
+
+
+def test_progress_descriptions_are_inert():
+    """A progress bar names files and benchmarks (data): one line, control characters visible, no rich markup."""
+    from rich.text import Text
+
+    from picogate.progress import _escape
+
+    shown = Text.from_markup(_escape("evil\n[bold red]x[/]::error::\x1b[31m.jsonl")).plain
+    assert "\n" not in shown and "\x1b" not in shown and "::" not in shown
+    assert "[bold red]x[/]" in shown  # printed literally, not styled
