@@ -269,8 +269,11 @@ class DedupSketch:
 
 def sketch_batch(texts: Sequence[str], ids: Sequence | None = None, *, threshold: float = 0.8,
                  num_perm: int = 128, seed: int = 1, shingle_words: int = 5, scheme: str = "affine32",
-                 bands: int | None = None, rows: int | None = None) -> DedupSketch:
-    """Sketch one batch of documents: exact hashes, MinHash signatures and LSH band keys."""
+                 bands: int | None = None, rows: int | None = None, threads: int | None = None) -> DedupSketch:
+    """Sketch one batch of documents: exact hashes, MinHash signatures and LSH band keys.
+
+    `threads` caps the signature step's threads (default: one per core); a task that was given one core
+    (a Ray worker) passes 1, so two workers on two cores do not run four threads."""
     if ids is not None and len(ids) != len(texts):
         raise ValueError(f"got {len(ids)} ids for {len(texts)} texts; pass one id per text or none")
     if (bands is None) != (rows is None):
@@ -281,7 +284,7 @@ def sketch_batch(texts: Sequence[str], ids: Sequence | None = None, *, threshold
     hashes, doc = window_hashes(words, shingle_words, short_docs=True)
     offsets = np.searchsorted(doc, np.arange(len(texts) + 1)).astype(np.int64)
     sig = signatures_from_hashes((hashes >> np.uint64(32)).astype(np.uint32), offsets, num_perm=num_perm,
-                                 seed=seed, scheme=scheme)
+                                 seed=seed, scheme=scheme, threads=threads)
     return DedupSketch(document_hashes(words), np.diff(words.offsets) > 0, sig, band_keys(sig, bands, rows),
                        rows, list(ids) if ids is not None else range(len(texts)),
                        band_keys(sig, 1, num_perm)[:, 0])

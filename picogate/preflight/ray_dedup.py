@@ -1,20 +1,31 @@
 """Near and exact duplicates on Ray Data: one hash shuffle, candidate pairs joined with their signatures.
 
-    sketched rows (ray_engine._sketch) -> _shuffle_rows: per document its hash, its signature hash with
-        the signature, and one (band, band key) row per LSH band
-    hash shuffle on (kind, key) -> _partition per partition: distinct document hashes (exact duplicates),
+    sketched blocks (ray_engine._sketch), streamed -> route (a Ray task per block, as Ray Data makes it):
+        the batch summary, and per partition of hash(kind, key) two tables: narrow rows (a document's
+        hash, one (band, band key) row per LSH band) and signature rows (signature hash, signature)
+    reduce (a Ray task per partition) -> _partition: distinct document hashes (exact duplicates),
         lsh.representatives (identical signatures), lsh.candidate_pairs per band among representatives
     candidate pairs -> lsh.pair_jaccard -> edges at or above the threshold: on the driver with only the
-        candidates' signatures when they fit in DRIVER_VERIFY_BYTES, else by joining them in Ray
+        candidates' signatures (picked from the signature tables) when they fit in DRIVER_VERIFY_BYTES,
+        else by joining them in Ray
     member and near edges -> lsh.near_dup_clusters on the driver (16 bytes an edge, never per document)
 
 The numbers are `lsh.dedup_metrics`'s: the same functions, applied to the groups a hash shuffle makes.
+
+Why the shuffle is two rounds of Ray tasks and not `Dataset.repartition(keys=...)`: Ray Data's hash
+shuffle (2.60) ran its map side as one task over every row and cost ~20 s of fixed work at 256 MB, so
+2 workers were no faster than 1 (benchmarks/bench_scale.py). Map tasks that return one object per
+partition and reduce tasks that take one object from each map are Ray core's own shuffle pattern: Ray
+schedules, retries and spills them; the driver holds object references only. The map side starts on
+each block as the scan produces it (no materialized copy of the sketch), and each signature is kept
+once, in its partition's signature tables, which later passes pick from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -24,9 +35,11 @@ import ray
 import ray.data
 
 from picogate.preflight import lsh
+from picogate.preflight.text import fmix64_array
 
-PARTITION_BYTES = 64 << 20  # shuffle partitions are sized to about this much sketch data each
-# Candidate pairs are verified on the driver when their signatures fit here, else by two hash joins in Ray.
+PARTITION_BYTES = 256 << 20  # shuffle partitions are sized to about this much shuffle data each
+# Candidate pairs are verified on the driver when they and their signatures fit here, else by two hash
+# joins in Ray.
 DRIVER_VERIFY_BYTES = 256 << 20
 _MAX_PARTITIONS = 1024
 
@@ -62,70 +75,93 @@ def _binary_matrix(arr: pa.Array, dtype: Any = np.uint32) -> np.ndarray:
     return raw.view(dtype).reshape(len(arr), -1)
 
 
-def _empty_binary(n: int) -> pa.Array:
-    return pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(np.zeros(n + 1, np.int32)),
-                                                        pa.py_buffer(b"")])
+NARROW_SCHEMA = pa.schema([("band", pa.int16()), ("key", pa.uint64()), ("doc", pa.int64()),
+                           ("row_hash", pa.uint64())])
+_EXACT, _SAME = -1, -2  # row kinds beside the bands 0..b-1: document hash, signature hash
 
 
-SHUFFLE_SCHEMA = pa.schema([("band", pa.int64()), ("key", pa.uint64()), ("doc", pa.int64()),
-                            ("row_hash", pa.uint64()), ("sig", pa.binary())])
-_EXACT, _SAME = -1, -2  # shuffle row kinds beside the bands 0..b-1: document hash, signature hash
+def summary_rows(t: pa.Table) -> pa.Table:
+    """The batch summary rows of a sketched block (doc -1)."""
+    return t.filter(pc.equal(t["doc"], -1)).select(["summary"])
 
 
-def _shuffle_rows(t: pa.Table) -> pa.Table:
-    """The rows of one shuffle that finds everything: per document its hash (exact duplicates), its
-    signature hash with the signature (identical signatures), and one (band, band key) row per band."""
+def _partition_of(band: np.ndarray, key: np.ndarray, parts: int) -> np.ndarray:
+    """The shuffle partition of each (kind, key): every copy of a key lands in one partition."""
+    mixed = fmix64_array(key.astype(np.uint64) ^ fmix64_array(band.astype(np.int64).astype(np.uint64)))
+    return (mixed % np.uint64(parts)).astype(np.int64)
+
+
+def _split(t: pa.Table, part: np.ndarray, parts: int) -> list[pa.Table]:
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(parts + 1))
+    return [t.take(pa.array(order[bounds[p]:bounds[p + 1]])) for p in range(parts)]
+
+
+def _route(t: pa.Table, *, parts: int) -> tuple[pa.Table, ...]:
+    """One sketched block: its summary rows, then the narrow tables of partitions 0..parts-1, then their
+    signature tables.
+
+    Narrow rows: per document its hash (exact duplicates) and one (band, band key) row per band, with the
+    signature hash (representatives within a band). Signature rows: (doc, signature hash, signature) of
+    each document with shingles, in the partition of its signature hash.
+    """
+    head = summary_rows(t)
     t = t.filter(pc.greater_equal(t["doc"], 0))
     doc = t["doc"].to_numpy()
     shingled = t.filter(t["has_shingles"])
     sdoc, srh = shingled["doc"].to_numpy(), shingled["row_hash"].to_numpy()
-    keys = matrix(shingled["keys"])
+    keys = matrix(shingled["keys"], np.uint64)
     m, bands = keys.shape
-    band = np.concatenate([np.full(len(doc), _EXACT), np.full(m, _SAME),
-                           np.repeat(np.arange(bands)[None, :], m, axis=0).ravel()]).astype(np.int64)
-    key = np.concatenate([t["doc_hash"].to_numpy(), srh, keys.ravel()]).astype(np.uint64)
-    docs = np.concatenate([doc, sdoc, np.repeat(sdoc, bands)]).astype(np.int64)
-    row_hash = np.concatenate([np.zeros(len(doc), np.uint64), srh, np.repeat(srh, bands)]).astype(np.uint64)
-    sig = pa.concat_arrays([_empty_binary(len(doc)), shingled["sig"].combine_chunks().cast(pa.binary()),
-                            _empty_binary(m * bands)])
-    return pa.Table.from_arrays([pa.array(band), pa.array(key), pa.array(docs), pa.array(row_hash), sig],
-                                schema=SHUFFLE_SCHEMA)
+    band = np.concatenate([np.full(len(doc), _EXACT), np.repeat(np.arange(bands)[None, :], m, axis=0).ravel()])
+    key = np.concatenate([t["doc_hash"].to_numpy(), keys.ravel()]).astype(np.uint64)
+    narrow = pa.Table.from_arrays([
+        pa.array(band.astype(np.int16)), pa.array(key),
+        pa.array(np.concatenate([doc, np.repeat(sdoc, bands)]).astype(np.int64)),
+        pa.array(np.concatenate([np.zeros(len(doc), np.uint64), np.repeat(srh, bands)]).astype(np.uint64)),
+    ], schema=NARROW_SCHEMA)
+    sigs = pa.table({"doc": shingled["doc"], "row_hash": shingled["row_hash"],
+                     "sig": shingled["sig"].combine_chunks()})
+    return (head, *_split(narrow, _partition_of(band, key, parts), parts),
+            *_split(sigs, _partition_of(np.full(m, _SAME), srh, parts), parts))
 
 
-def _partition(t: pa.Table, *, collided: np.ndarray) -> pa.Table:
-    """Everything one hash partition of (kind, key) groups can say, as (band, i, j) rows.
+def _partition(narrow: pa.Table, sigs: pa.Table, *, collided: np.ndarray) -> pa.Table:
+    """Everything one partition's groups can say, as (band, i, j) rows.
 
     exact rows: (-1, distinct document hashes, 0). identical signatures: `lsh.representatives`, then
     (-2, member, representative), and (-2, doc, -1) for a document whose signature hash collided.
     bands: `lsh.candidate_pairs` among the representatives in each (band, key) group, (band, i, j).
-    A group holds every copy of a signature, so the smallest document with a signature hash in a group
+    A partition holds every copy of a signature hash, so the smallest document with a signature hash
     is that hash's representative; documents in `collided` (their own representatives) are kept too.
     """
-    band, key, doc = (t[c].to_numpy() for c in ("band", "key", "doc"))
     out = [np.zeros((0, 3), dtype=np.int64)]
-    for b in np.unique(band).tolist():
-        sel = np.flatnonzero(band == b)
-        sel = sel[np.argsort(doc[sel], kind="stable")]
-        d = doc[sel]
+    if sigs.num_rows:
+        order = np.argsort(sigs["doc"].to_numpy(), kind="stable")
+        d, rh = sigs["doc"].to_numpy()[order], sigs["row_hash"].to_numpy()[order]
+        rep = lsh.representatives(rh, matrix(sigs["sig"].combine_chunks().take(pa.array(order))))
+        _, first = np.unique(rh, return_index=True)
+        own = np.setdiff1d(np.flatnonzero(rep == np.arange(len(d))), first)
+        member = np.flatnonzero(rep != np.arange(len(d)))
+        out.append(np.column_stack([np.full(len(member), _SAME), d[member], d[rep[member]]]))
+        out.append(np.column_stack([np.full(len(own), _SAME), d[own], np.full(len(own), -1)]))
+    band, key, doc = (narrow[c].to_numpy() for c in ("band", "key", "doc"))
+    order = np.lexsort((doc, band))  # one sort: each kind's rows contiguous, by document within it
+    band, key, doc = band[order], key[order], doc[order]
+    starts = np.flatnonzero(np.diff(band, prepend=band[:1] - 1)) if len(band) else np.zeros(0, np.int64)
+    for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(band)], strict=True):
+        b, d = int(band[lo]), doc[lo:hi]
         if b == _EXACT:
-            out.append(np.array([[b, len(np.unique(key[sel])), 0]]))
-        elif b == _SAME:
-            rh = key[sel]
-            rep = lsh.representatives(rh, _binary_matrix(t["sig"].combine_chunks().take(pa.array(sel))))
-            _, first = np.unique(rh, return_index=True)
-            own = np.setdiff1d(np.flatnonzero(rep == np.arange(len(d))), first)
-            member = np.flatnonzero(rep != np.arange(len(d)))
-            out.append(np.column_stack([np.full(len(member), b), d[member], d[rep[member]]]))
-            out.append(np.column_stack([np.full(len(own), b), d[own], np.full(len(own), -1)]))
-        else:
-            k, rh = key[sel], t["row_hash"].to_numpy()[sel]
-            keep = np.isin(d, collided)
-            free = np.flatnonzero(~keep)
-            _, first = np.unique(np.column_stack([k[free], rh[free]]), axis=0, return_index=True)
-            keep[free[first]] = True
-            kept = np.flatnonzero(keep)
-            pairs = lsh.candidate_pairs(k[kept][:, None])
-            out.append(np.column_stack([np.full(len(pairs), b), d[kept][pairs[:, 0]], d[kept][pairs[:, 1]]]))
+            out.append(np.array([[b, len(np.unique(key[lo:hi])), 0]]))
+            continue
+        k, rh = key[lo:hi], narrow["row_hash"].to_numpy()[order[lo:hi]]
+        keep = np.isin(d, collided)
+        free = np.flatnonzero(~keep)
+        by = np.lexsort((rh[free], k[free]))  # stable: the first of each (key, row hash) is its smallest doc
+        ks, rs = k[free][by], rh[free][by]
+        keep[free[by[np.r_[True, (ks[1:] != ks[:-1]) | (rs[1:] != rs[:-1])]]] if len(free) else []] = True
+        kept = np.flatnonzero(keep)
+        pairs = lsh.candidate_pairs(k[kept][:, None])
+        out.append(np.column_stack([np.full(len(pairs), b), d[kept][pairs[:, 0]], d[kept][pairs[:, 1]]]))
     found = np.concatenate(out).astype(np.int64)
     return pa.table({"band": found[:, 0], "i": found[:, 1], "j": found[:, 2]})
 
@@ -135,7 +171,6 @@ def _kinds(t: pa.Table, *, negative: bool) -> pa.Table:
 
 
 def _signatures_as(t: pa.Table, *, name: str) -> pa.Table:
-    t = t.filter(pc.and_(pc.greater_equal(t["doc"], 0), t["has_shingles"]))
     return pa.table({name: t["doc"], f"sig_{name}": t["sig"]})
 
 
@@ -151,20 +186,44 @@ def _pick(t: pa.Table, *, wanted: np.ndarray) -> pa.Table:
     return t.filter(pa.array(np.isin(t["doc"].to_numpy(), wanted))).select(["doc", "sig"])
 
 
-def near_dups(sketched: ray.data.Dataset, options: dict[str, Any], n: int, positions: Callable[[int], int],
+@dataclasses.dataclass
+class Routed:
+    """The map side of the shuffle, as object references: per partition, one table from every block."""
+
+    parts: int
+    summaries: list[Any]  # per block, its summary rows
+    narrow: list[list[Any]]
+    sigs: list[list[Any]]
+
+
+def route(sketched: ray.data.Dataset, text_bytes: int, remote: dict[str, Any]) -> Routed:
+    """Stream the scan and start `_route` on each block as Ray Data produces it (the sketch is never
+    materialized: a block is dropped once routed)."""
+    parts = _partitions(text_bytes * 2)  # ~900 bytes of shuffle rows per ~450-byte document
+    shared = ray.put({"parts": parts})
+    routed = Routed(parts, [], [[] for _ in range(parts)], [[] for _ in range(parts)])
+    for block in sketched.materialize().to_arrow_refs():
+        out = _apply.options(num_returns=2 * parts + 1, **remote).remote(_route, shared, block)
+        routed.summaries.append(out[0])
+        for p in range(parts):
+            routed.narrow[p].append(out[1 + p])
+            routed.sigs[p].append(out[1 + parts + p])
+    return routed
+
+
+def near_dups(routed: Routed, options: dict[str, Any], n: int, positions: Callable[[int], int],
               remote: dict[str, Any]) -> dict:
-    """`lsh.dedup_metrics`'s numbers for the sketched corpus: one hash shuffle, then the pairs verified."""
-    parts = _partitions(sketched.size_bytes() * 2)
-    rows = sketched.map_batches(_shuffle_rows, batch_format="pyarrow")
-    found = _shuffle(rows, parts, np.zeros(0, np.int64), remote)
-    cap = DRIVER_VERIFY_BYTES // (2 * sig_bytes(options))
-    small, per_band, kept = _collect(found, cap)
+    """`lsh.dedup_metrics`'s numbers for the routed sketch: the shuffle's reduce side, then the pairs verified."""
+    sig_size = sig_bytes(options)
+    found = _group(routed, np.zeros(0, np.int64), remote)
+    small, per_band, kept = _collect(found, sig_size)
     distinct = int(small[1][small[0] == _EXACT].sum())
     same = small[0] == _SAME
     collided = np.unique(small[1][same & (small[2] < 0)])
     if len(collided):  # a 64-bit signature-hash collision (rare): group the bands again, keeping those apart
-        found = _shuffle(rows, parts, collided, remote)
-        _, per_band, kept = _collect(found, cap)
+        found = _group(routed, collided, remote)
+        _, per_band, kept = _collect(found, sig_size)
+    routed.narrow = []  # the groups are final: the band rows can go (the signatures are picked from below)
     members = (small[1][same & (small[2] >= 0)], small[2][same & (small[2] >= 0)])
     if any(c > lsh.MAX_CANDIDATE_PAIRS for c in per_band.values()):
         raise ValueError(f"a band groups more than {lsh.MAX_CANDIDATE_PAIRS} candidate pairs; raise the "
@@ -172,10 +231,12 @@ def near_dups(sketched: ray.data.Dataset, options: dict[str, Any], n: int, posit
     near = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     threshold = options["threshold"]
     if per_band and kept is not None:
-        near = _verify_here(kept, sketched, threshold)
+        near = _verify_here(kept, routed, threshold, remote)
     elif per_band:
-        pairs = found.map_batches(_kinds, batch_format="pyarrow", fn_kwargs={"negative": False})
-        verified = _join_signatures(pairs, sketched, parts).map_batches(
+        pairs = ray.data.from_arrow_refs(found).map_batches(_kinds, batch_format="pyarrow",
+                                                            fn_kwargs={"negative": False})
+        verified = _join_signatures(pairs, ray.data.from_arrow_refs([r for p in routed.sigs for r in p]),
+                                    routed.parts).map_batches(
             _verify, batch_format="pyarrow", fn_kwargs={"threshold": threshold}, **remote)
         near = _edges(verified, "i", "j")
 
@@ -183,7 +244,7 @@ def near_dups(sketched: ray.data.Dataset, options: dict[str, Any], n: int, posit
     nodes = np.unique(np.concatenate([u, v]))
     label, dups, clusters = lsh.near_dup_clusters(len(nodes), np.searchsorted(nodes, u), np.searchsorted(nodes, v))
     shown_a, shown_b = nodes[dups[:5]], nodes[label[dups[:5]]]
-    ids, sig = _signatures(sketched, np.union1d(shown_a, shown_b))
+    ids, sig = _signatures(routed, np.union1d(shown_a, shown_b), remote)
     sims = lsh.pair_jaccard(sig, np.searchsorted(ids, np.column_stack([shown_a, shown_b]))).tolist()
     exact = n - distinct
     return {
@@ -198,29 +259,72 @@ def near_dups(sketched: ray.data.Dataset, options: dict[str, Any], n: int, posit
     }
 
 
-def _collect(found: ray.data.Dataset, cap: int) -> tuple[tuple[np.ndarray, ...], dict[int, int],
-                                                          tuple[np.ndarray, np.ndarray] | None]:
+@ray.remote
+def _apply(fn: Callable[..., Any], kwargs: dict[str, Any], *tables: pa.Table) -> Any:
+    """Ray task: `fn` over one block (or the tables of one partition, concatenated)."""
+    return fn(tables[0] if len(tables) == 1 else pa.concat_tables(tables), **kwargs)
+
+
+def results(refs: list[Any]) -> Iterator[Any]:
+    """The tasks' results in order, fetched one at a time (the driver never holds them all)."""
+    for ref in refs:
+        yield ray.get(ref)
+
+
+@ray.remote
+def _reduce(kwargs: dict[str, Any], n_narrow: int, *tables: pa.Table) -> pa.Table:
+    """Ray task: `_partition` over one partition's narrow tables and signature tables."""
+    narrow = pa.concat_tables(tables[:n_narrow]) if n_narrow else NARROW_SCHEMA.empty_table()
+    sigs = pa.concat_tables(tables[n_narrow:])
+    return _partition(narrow, sigs, **kwargs)
+
+
+def _group(routed: Routed, collided: np.ndarray, remote: dict[str, Any]) -> list[Any]:
+    """The reduce side: `_partition` over each partition's tables, one Ray task each."""
+    shared = ray.put({"collided": collided})
+    return [_reduce.options(**remote).remote(shared, len(n), *n, *s)
+            for n, s in zip(routed.narrow, routed.sigs, strict=True)]
+
+
+def _collect(found: list[Any], sig_size: int) -> tuple[tuple[np.ndarray, ...], dict[int, int],
+                                                      tuple[np.ndarray, np.ndarray] | None]:
     """One pass over the shuffle's output: its exact and identical-signature rows, the candidate pairs per
-    band, and the pairs themselves while there are at most `cap` of them (None past that)."""
+    band, and the distinct pairs themselves while they and their documents' signatures fit in
+    `DRIVER_VERIFY_BYTES` (None past that). A near copy shares most bands with its original, so the same
+    pair comes from several bands: they are counted per band (the candidate limit) but kept once."""
     small: list[np.ndarray] = [np.zeros((0, 3), np.int64)]
-    pairs: list[np.ndarray] | None = [np.zeros((0, 2), np.int64)]
+    pairs: np.ndarray | None = np.zeros(0, _PAIR)
+    fresh: list[np.ndarray] = []
     per_band: dict[int, int] = {}
-    count = 0
-    for batch in found.iter_batches(batch_format="pyarrow", batch_size=None):
+    held = 0
+    for batch in results(found):
         rows = np.column_stack([batch[c].to_numpy() for c in ("band", "i", "j")]).astype(np.int64)
         neg = rows[:, 0] < 0
         small.append(rows[neg])
         bands, counts = np.unique(rows[~neg, 0], return_counts=True)
         for b, c in zip(bands.tolist(), counts.tolist(), strict=True):
             per_band[b] = per_band.get(b, 0) + c
-        count += int((~neg).sum())
-        if pairs is not None and count <= cap:
-            pairs.append(rows[~neg, 1:])
-        else:
-            pairs = None
+        if pairs is None:
+            continue
+        fresh.append(np.ascontiguousarray(rows[~neg, 1:]).view(_PAIR).ravel())
+        held += len(fresh[-1])
+        if held * _PAIR.itemsize > DRIVER_VERIFY_BYTES // 4:  # dedupe now and then: memory stays bounded
+            pairs, fresh = np.unique(np.concatenate([pairs, *fresh])), []
+            held = len(pairs)
+            if held * _PAIR.itemsize > DRIVER_VERIFY_BYTES // 2:
+                pairs = None
     got = np.concatenate(small)
-    kept = np.concatenate(pairs) if pairs is not None else None
-    return (got[:, 0], got[:, 1], got[:, 2]), per_band, (kept[:, 0], kept[:, 1]) if kept is not None else None
+    edges = (got[:, 0], got[:, 1], got[:, 2])
+    if pairs is None:
+        return edges, per_band, None
+    pairs = np.unique(np.concatenate([pairs, *fresh]))
+    docs = len(np.union1d(pairs["i"], pairs["j"]))
+    if pairs.nbytes + docs * sig_size > DRIVER_VERIFY_BYTES:
+        return edges, per_band, None
+    return edges, per_band, (pairs["i"].copy(), pairs["j"].copy())
+
+
+_PAIR = np.dtype([("i", np.int64), ("j", np.int64)])
 
 
 def sig_bytes(options: dict[str, Any]) -> int:
@@ -228,12 +332,13 @@ def sig_bytes(options: dict[str, Any]) -> int:
     return 4 * int(options["num_perm"])
 
 
-def _signatures(sketched: ray.data.Dataset, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted ids, their signatures) of the `wanted` documents: one pass, only those rows come back."""
+def _signatures(routed: Routed, wanted: np.ndarray, remote: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted ids, their signatures) of the `wanted` documents: one task per partition's signature
+    tables, only those rows come back."""
     ids, sigs = [np.zeros(0, np.int64)], [np.zeros((0, 1), np.uint32)]
     if len(wanted):
-        for batch in sketched.map_batches(_pick, batch_format="pyarrow", fn_kwargs={"wanted": wanted}).iter_batches(
-                batch_format="pyarrow", batch_size=None):
+        shared = ray.put({"wanted": wanted})
+        for batch in results([_apply.options(**remote).remote(_pick, shared, *refs) for refs in routed.sigs]):
             ids.append(batch["doc"].to_numpy())
             sigs.append(matrix(batch["sig"]))
     got = np.concatenate(ids)
@@ -242,27 +347,18 @@ def _signatures(sketched: ray.data.Dataset, wanted: np.ndarray) -> tuple[np.ndar
     return got[order], stacked[order]
 
 
-def _verify_here(pairs: tuple[np.ndarray, ...], sketched: ray.data.Dataset,
-                 threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _verify_here(pairs: tuple[np.ndarray, ...], routed: Routed, threshold: float,
+                 remote: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """`lsh.pair_jaccard` of the candidate pairs on the driver, with only their documents' signatures.
 
     Why: a hash join costs two shuffles of every signature; when the candidates' signatures fit in
     `DRIVER_VERIFY_BYTES`, one pass that fetches just those is far cheaper (and the same arithmetic).
     """
     i, j = pairs
-    ids, sig = _signatures(sketched, np.union1d(i, j))
+    ids, sig = _signatures(routed, np.union1d(i, j), remote)
     at = np.searchsorted(ids, np.column_stack([i, j]))
     keep = lsh.pair_jaccard(sig, at) >= threshold
     return i[keep], j[keep]
-
-
-def _shuffle(rows: ray.data.Dataset, parts: int, collided: np.ndarray,
-             remote: dict[str, Any]) -> ray.data.Dataset:
-    """The hash shuffle on (kind, key) and `_partition` on each partition, materialized (spills when large)."""
-    return (rows.repartition(parts, keys=["band", "key"], sort=True)
-            .map_batches(_partition, batch_format="pyarrow", batch_size=None, fn_kwargs={"collided": collided},
-                         **remote)
-            .materialize())
 
 
 def _partitions(size_bytes: int) -> int:
@@ -270,10 +366,10 @@ def _partitions(size_bytes: int) -> int:
     return int(min(max(cpus, math.ceil(size_bytes / PARTITION_BYTES)), _MAX_PARTITIONS))
 
 
-def _join_signatures(pairs: ray.data.Dataset, sketched: ray.data.Dataset, parts: int) -> ray.data.Dataset:
+def _join_signatures(pairs: ray.data.Dataset, signatures: ray.data.Dataset, parts: int) -> ray.data.Dataset:
     """Candidate pairs with both documents' signatures: two hash joins."""
-    sig_i = sketched.map_batches(_signatures_as, batch_format="pyarrow", fn_kwargs={"name": "i"})
-    sig_j = sketched.map_batches(_signatures_as, batch_format="pyarrow", fn_kwargs={"name": "j"})
+    sig_i = signatures.map_batches(_signatures_as, batch_format="pyarrow", fn_kwargs={"name": "i"})
+    sig_j = signatures.map_batches(_signatures_as, batch_format="pyarrow", fn_kwargs={"name": "j"})
     return pairs.join(sig_i, "inner", parts, on=("i",)).join(sig_j, "inner", parts, on=("j",))
 
 

@@ -1,9 +1,11 @@
 """The Ray Data engine of the corpus scan (`--engine ray`): the local engine's batch functions, distributed.
 
-    read units (ray_sources) -> map_batches(_sketch): documents.count, the tokenizer, contamination.scan
-        (prompt index built once, shared through the object store), lsh.sketch_batch; one pickled summary
-        row per batch -> materialized in the object store (spills to disk when full)
-    summaries -> the driver (a few hundred bytes a batch); duplicates -> ray_dedup (one hash shuffle)
+    read units (ray_sources) -> map_batches(_sketch), fused with the read: documents.count, the
+        tokenizer, contamination.scan (prompt index built once, shared through the object store),
+        lsh.sketch_batch; one pickled summary row per batch -> materialized in the object store (spills
+        to disk when full)
+    summaries -> the driver (a few hundred bytes a batch); duplicates -> ray_dedup (one hash shuffle,
+        whose map side also hands the summaries back)
 
 Every number comes from the same functions the local engine calls, on the same documents; ids sort as
 stream positions do, so "first", "earlier" and "smallest" mean what they mean locally, and the reported
@@ -32,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 import ray.data
 
@@ -126,8 +127,12 @@ def _session(address: str | None, quiet: bool) -> Iterator[None]:
                              f"({rs.sources.first_line(exc)})") from None
         started = True
     ctx = ray.data.DataContext.get_current()
-    saved = {k: getattr(ctx, k) for k in ("enable_progress_bars", "retried_map_errors", "max_map_retries")}
+    saved = {k: getattr(ctx, k) for k in ("enable_progress_bars", "retried_map_errors", "max_map_retries",
+                                          "op_resource_reservation_enabled")}
     ctx.enable_progress_bars = not quiet
+    # The scan is one fused read+sketch operator; Ray Data's per-operator reservation held it to ~1.4 of
+    # 2 CPUs (benchmarks/bench_scale.py). Outputs are still backpressured and spill when the store is full.
+    ctx.op_resource_reservation_enabled = False
     ctx.retried_map_errors = [TRANSIENT]  # a failed batch runs again; a malformed row fails at once
     ctx.max_map_retries = RETRIES
     # Worker deaths are retried through map_batches' remote args: deprecated from Ray 2.64, pinned at 2.60.
@@ -202,12 +207,19 @@ def _texts(files: list[Path], data: Data, options: dict[str, Any] | None, check:
     index = ray.put(check.index) if check is not None and check.index is not None else None
     source = rs.UnitSource(units, functools.partial(rs.read_text, column=data.text_column), rs.TEXT_SCHEMA,
                            "PicogateText")
-    sketched = ray.data.read_datasource(source).map_batches(
+    # One block per read unit (Ray Data would split each into ~200 / units small blocks, each a task), and
+    # the read fused with the sketch (same remote args): one task per unit, no block handed between them.
+    sketched = ray.data.read_datasource(source, override_num_blocks=len(units), ray_remote_args=_remote()).map_batches(
         _sketch, batch_format="pyarrow", batch_size=None, zero_copy_batch=True,
         fn_kwargs={"options": options, "index": index, "count_tokens": count_tokens,
-                   "faults": os.environ.get(FAULTS_ENV)}, **_remote()).materialize()
-    summaries = [pickle.loads(row["summary"]) for row in
-                 sketched.map_batches(_summary_rows, batch_format="pyarrow", batch_size=None).take_all()]
+                   "faults": os.environ.get(FAULTS_ENV)}, **_remote())
+    if options is None:  # summaries only: a few hundred bytes a batch come to the driver
+        routed, heads = None, (ray.get(ref) for bundle in sketched.iter_internal_ref_bundles()
+                               for ref in bundle.block_refs)
+    else:
+        routed = ray_dedup.route(sketched, sum(u.size for u in units), _remote())
+        heads = ray_dedup.results(routed.summaries)
+    summaries = [pickle.loads(blob) for t in heads for blob in t.column("summary").to_pylist()]
     docs = functools.reduce(documents.DocStats.merge, (s.docs for s in summaries), documents.DocStats())
     unit_docs: dict[int, int] = {}
     for s in summaries:
@@ -215,8 +227,8 @@ def _texts(files: list[Path], data: Data, options: dict[str, Any] | None, check:
             unit_docs[unit] = unit_docs.get(unit, 0) + n
     positions = rs.Positions(unit_docs, len(units))
     extra: dict[str, Any] = {}
-    if options is not None and docs.documents:
-        extra["dedup"] = ray_dedup.near_dups(sketched, options, docs.documents, positions, _remote())
+    if routed is not None and docs.documents:
+        extra["dedup"] = ray_dedup.near_dups(routed, options, docs.documents, positions, _remote())
     if check is not None and check.index is not None:
         extra["hits"] = [dataclasses.replace(s.hits, examples=[(p, positions(r)) for p, r in s.hits.examples])
                          for s in summaries]
@@ -251,7 +263,7 @@ def _sketch(table: pa.Table, *, options: dict[str, Any] | None, index: Any,
     blob = pa.array([pickle.dumps(summary)] + [None] * (len(ids) if options is not None else 0), pa.binary())
     if options is None:
         return pa.table({"doc": pa.array([-1], pa.int64()), "summary": blob})
-    sk = lsh.sketch_batch(texts, None, **options)
+    sk = lsh.sketch_batch(texts, None, **options, threads=_cores())
     head = np.zeros(1, dtype=np.uint64)
     return pa.table({
         "doc": np.concatenate([[-1], ids]).astype(np.int64),
@@ -265,7 +277,6 @@ def _sketch(table: pa.Table, *, options: dict[str, Any] | None, index: Any,
     })
 
 
-def _summary_rows(t: pa.Table) -> pa.Table:
-    return t.filter(pc.equal(t["doc"], -1)).select(["summary"])
-
-
+def _cores() -> int:
+    """The CPUs Ray gave this task (1 by default): its threads, so a node runs as many as it has cores."""
+    return max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))

@@ -30,7 +30,7 @@ from picogate.preflight.collectors import boundaries
 from picogate.preflight.plan import Data
 
 UNIT_BITS = 32  # ids are unit << 32 | row: up to 4 billion documents per unit
-UNIT_BYTES = 64 << 20  # parquet row groups are packed into read units of about this many bytes
+UNIT_BYTES = 32 << 20  # parquet row groups are packed into read units of about this many bytes
 TOKEN_RANGE = 1 << 26  # tokens per read unit of a raw token shard
 TEXT_SCHEMA = pa.schema([("doc", pa.int64()), ("text", pa.large_string())])
 SHARD_SCHEMA = pa.schema([("shard", pa.int64()), ("tokens", pa.int64()), ("boundaries", pa.int64())])

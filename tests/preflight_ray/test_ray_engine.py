@@ -67,6 +67,20 @@ def test_generated_corpus(tmp_path: Path, formats: tuple[str, ...], shards: int)
     assert ev["boundaries.shards_without_bos"] == 1
 
 
+def test_documents_only_profile(tmp_path: Path) -> None:
+    """A profile that reads no duplicate or contamination evidence: no sketch, no shuffle, same documents."""
+    rules = tmp_path / "docs_only.yaml"
+    rules.write_text("profile: docs_only\ndescription: documents only\nrules:\n"
+                     "  - id: corpus.enough\n    stage: preflight\n    severity: block\n"
+                     "    check: corpus.documents >= 100\n    message: too few documents\n"
+                     "    fix: add documents\n")
+    plan = make_plan(tmp_path, write_corpus(tmp_path / "corpus", make_texts(3000), "parquet", 3))
+    local, ev_local = run(plan, profile=rules)
+    ray_result, ev_ray = run(plan, profile=rules, engine="ray")
+    assert ev_ray == ev_local and ray_result.to_dict() == local.to_dict()
+    assert ev_local["corpus.documents"] == 3000 and ev_local.get("dedup.near_dup_count") is None
+
+
 def test_big_corpus_spills_past_the_object_store(tmp_path: Path) -> None:
     """The issue's 200k documents (PICOGATE_RAY_TEST_DOCS), larger than the capped object store."""
     import ray
