@@ -60,18 +60,23 @@ def fault_hook(faults: str | None) -> None:
 
     With `PICOGATE_RAY_FAULTS=DIR` (read by the driver, handed to every task): a file `DIR/once` is
     claimed (renamed, so by one task only) by the first batch that sees it, which then fails; Ray retries
-    it and the evidence must not change. A file `DIR/always` fails every batch: the scan stops, exit 2.
+    it and the evidence must not change. `DIR/kill` is claimed the same way, and the worker process
+    that claims it dies on the spot (as when a node loses a worker). A file `DIR/always` fails every
+    batch: the scan stops, exit 2.
     """
     if not faults:
         return
     folder = Path(faults)
     if (folder / "always").exists():
         raise InjectedFault(f"injected failure {TRANSIENT} (test hook: always)")
-    try:
-        os.rename(folder / "once", folder / f"claimed-{os.getpid()}")
-    except OSError:
-        return
-    raise InjectedFault(f"injected failure {TRANSIENT} (test hook: once)")
+    for name in ("once", "kill"):
+        try:
+            os.rename(folder / name, folder / f"claimed-{name}-{os.getpid()}")
+        except OSError:
+            continue
+        if name == "kill":
+            os._exit(1)  # no exception, no cleanup: the worker is gone and Ray must run the task again
+        raise InjectedFault(f"injected failure {TRANSIENT} (test hook: once)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -109,6 +109,17 @@ def test_a_batch_failing_once_is_retried(tmp_path: Path, monkeypatch: pytest.Mon
     assert not (faults / "once").exists() and len(list(faults.glob("claimed-*"))) == 1  # it did fail once
 
 
+def test_a_killed_worker_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker running one batch dies (os._exit): Ray runs the task again, the evidence is the same."""
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    (faults / "kill").touch()
+    monkeypatch.setenv("PICOGATE_RAY_FAULTS", str(faults))
+    plan = make_plan(tmp_path, write_corpus(tmp_path / "corpus", make_texts(3000), "parquet", 3))
+    same_evidence(plan)
+    assert not (faults / "kill").exists() and len(list(faults.glob("claimed-kill-*"))) == 1  # a worker died
+
+
 def test_a_persistent_failure_is_exit_2_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     faults = tmp_path / "faults"
