@@ -42,6 +42,11 @@ _OTHER_BASE = re.compile(r"[-+]?0[xXoObB][0-9a-fA-F_]+")
 
 Path_ = tuple[str | int, ...]
 
+_SCALAR, _ALIAS, _DOCUMENT_START = yaml.ScalarEvent, yaml.AliasEvent, yaml.DocumentStartEvent
+_MAPPING_START, _MAPPING_END = yaml.MappingStartEvent, yaml.MappingEndEvent
+_SEQUENCE_START, _SEQUENCE_END = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+_OTHER_EVENTS = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
+
 
 class YAMLError(PicogateError):
     """A YAML file that picogate refuses; `str()` is `file:line:col: reason`."""
@@ -136,34 +141,40 @@ def load_text(text: str, file: str = "<string>") -> Document:
 
     try:
         for event in yaml.parse(text, Loader=_LOADER):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise fail(event.start_mark, "only one YAML document is allowed")
-                continue
-            if isinstance(event, yaml.AliasEvent):
-                raise fail(event.start_mark, "aliases (*name) are not allowed")
-            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-                raise fail(event.start_mark, "anchors (&name) are not allowed")
-            if isinstance(event, yaml.CollectionStartEvent | yaml.ScalarEvent) and event.tag is not None \
-                    and not (isinstance(event, yaml.ScalarEvent) and event.tag == "!"):
-                raise fail(event.start_mark, f"tags such as '{event.tag}' are not allowed")
-            if isinstance(event, yaml.ScalarEvent):
-                in_key = bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][2] is None
-                value = event.value if (in_key or event.style) else _plain(event, fail)
+            kind = type(event)  # the parser makes these exact classes; identity tests are the hot loop's cost
+            if kind is _SCALAR:
+                if event.anchor is not None:
+                    raise fail(event.start_mark, "anchors (&name) are not allowed")
+                if event.tag is not None and event.tag != "!":
+                    raise fail(event.start_mark, f"tags such as '{event.tag}' are not allowed")
+                in_key = bool(stack) and stack[-1][2] is None and isinstance(stack[-1][0], dict)
+                # `! 1` is YAML's non-specific tag: the text "1", as a quoted scalar would be
+                value = event.value if (in_key or event.style or event.tag == "!") else _plain(event, fail)
                 attach(value, event.start_mark, event.style, True)
-            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            elif kind is _MAPPING_START or kind is _SEQUENCE_START:
+                if event.anchor is not None:
+                    raise fail(event.start_mark, "anchors (&name) are not allowed")
+                if event.tag is not None:
+                    raise fail(event.start_mark, f"tags such as '{event.tag}' are not allowed")
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise fail(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
-                if stack and isinstance(stack[-1][0], dict) and stack[-1][2] is None:
+                if stack and stack[-1][2] is None and isinstance(stack[-1][0], dict):
                     raise fail(event.start_mark, "mapping keys must be plain text")
-                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                container: Any = {} if kind is _MAPPING_START else []
                 path = attach(container, event.start_mark, None, False)
                 stack.append((container, path, None))
-            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            elif kind is _MAPPING_END or kind is _SEQUENCE_END:
                 depth -= 1
                 stack.pop()
+            elif kind is _DOCUMENT_START:
+                documents += 1
+                if documents > 1:
+                    raise fail(event.start_mark, "only one YAML document is allowed")
+            elif kind is _ALIAS:
+                raise fail(event.start_mark, "aliases (*name) are not allowed")
+            elif kind not in _OTHER_EVENTS:  # a parser with event types this loop does not know: refuse
+                raise fail(event.start_mark, f"unexpected YAML event {kind.__name__}")
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = (exc.problem or exc.context or "invalid YAML").strip()

@@ -43,6 +43,8 @@ _HINTS = {
 }
 _HINTS_LONGEST_FIRST = sorted(_HINTS, key=len, reverse=True)
 _HINT_STARTS = frozenset(h[0] for h in _HINTS)
+_SYMBOLS2 = frozenset(op for op in SYMBOLS if len(op) == 2)
+assert max(map(len, SYMBOLS)) == 2 and not any(len(h) > 2 and h[:2] in _SYMBOLS2 for h in _HINTS)
 _LOOKALIKES = {
     "\u00a0": "a non-breaking space; use a plain space",
     "\u2212": "the minus sign U+2212; use '-'",
@@ -216,6 +218,9 @@ def _string(text: str, i: int) -> Token:
 
 
 def _operator(text: str, i: int) -> Token:
+    two = text[i : i + 2]
+    if two in _SYMBOLS2:  # no hint is longer than a two-character symbol it starts with: none can apply
+        return Token("OP", two, i, i + 2)
     for hint in _HINTS_LONGEST_FIRST if text[i] in _HINT_STARTS else ():
         if text.startswith(hint, i) and not any(text.startswith(op, i) and len(op) >= len(hint)
                                                 for op in SYMBOLS):

@@ -240,3 +240,14 @@ def test_shipped_profiles_parse_and_never_approve_empty_evidence():
     skill = load_rules("skill_release")
     gates = {r.category: r.params["threshold"] for r in skill.rules if r.base_id == "skill.pass_rate"}
     assert gates == {"identity": 0.60, "refusal": 0.75, "choice": 0.50, "math": 0.30, "spelling": 0.40}
+
+
+def test_non_specific_tag_is_text() -> None:
+    """`! 1` is YAML's non-specific tag on a plain scalar: the text "1", never the number."""
+    from picogate.yamlstrict import YAMLError, load_text
+
+    assert load_text("a: ! 1\nb: 1\nc: ! true\n").data == {"a": "1", "b": 1, "c": "true"}
+    for text, reason in (("a: *x\n", "aliases"), ("a: !foo [1]\n", "tags such as '!foo'"),
+                         ("a: ! [1]\n", "tags such as '!'"), ("a: &x 1\n", "anchors")):
+        with pytest.raises(YAMLError, match=reason):
+            load_text(text)
