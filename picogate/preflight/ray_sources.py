@@ -1,11 +1,12 @@
 """Ray Data readers for corpus files: text documents with ordered ids, and token-shard counts.
 
 A read unit is a slice of the corpus in stream order: a group of parquet row groups (opened through a
-pyarrow filesystem, so a URI pyarrow supports would read, though plans resolve local globs only), a whole JSONL file (read by picogate's own
-strict line reader, so a bad row fails with the same `file:line` as locally), or a range of a token
-shard. Each document gets the id `unit << 32 | row`: ids sort as the local engine's stream positions
-do, and `Positions` turns an id into that position once the per-unit counts are known, so every
-example the Ray engine reports names the document the local engine names.
+pyarrow filesystem, so a URI pyarrow supports would read, though plans resolve local globs only), a
+whole JSONL file (read by picogate's own strict line reader, so a bad row fails with the same
+`file:line` as locally), or a range of a token shard. Each document gets the id `unit << 32 | row`:
+ids sort as the local engine's stream positions do, and `Positions` turns an id into that position
+once the per-unit counts are known, so every example the Ray engine reports names the document the
+local engine names.
 
 Ray is imported only by this module and `ray_engine`, both only for `--engine ray`.
 """
