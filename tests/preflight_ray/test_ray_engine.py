@@ -95,29 +95,22 @@ def test_big_corpus_spills_past_the_object_store(tmp_path: Path) -> None:
     assert ev["dedup.near_dup_clusters"] > 0 and ev["contamination.corpus_documents"] > 0
 
 
-def test_a_batch_failing_once_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Also verifies candidate pairs by hash joins in Ray (as when their signatures outgrow the driver)."""
+@pytest.mark.parametrize("fault", ["once", "kill"])
+def test_a_failed_batch_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
+    """once: the batch raises on its first attempt; kill: the worker running it dies (os._exit). Either
+    way Ray runs it again and the evidence is the same. `once` also verifies candidate pairs by hash
+    joins in Ray (as when their signatures outgrow the driver)."""
     from picogate.preflight import ray_dedup
 
-    monkeypatch.setattr(ray_dedup, "DRIVER_VERIFY_BYTES", 0)
+    if fault == "once":
+        monkeypatch.setattr(ray_dedup, "DRIVER_VERIFY_BYTES", 0)
     faults = tmp_path / "faults"
     faults.mkdir()
-    (faults / "once").touch()
+    (faults / fault).touch()
     monkeypatch.setenv("PICOGATE_RAY_FAULTS", str(faults))
     plan = make_plan(tmp_path, write_corpus(tmp_path / "corpus", make_texts(3000), "parquet", 3))
     same_evidence(plan)
-    assert not (faults / "once").exists() and len(list(faults.glob("claimed-*"))) == 1  # it did fail once
-
-
-def test_a_killed_worker_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker running one batch dies (os._exit): Ray runs the task again, the evidence is the same."""
-    faults = tmp_path / "faults"
-    faults.mkdir()
-    (faults / "kill").touch()
-    monkeypatch.setenv("PICOGATE_RAY_FAULTS", str(faults))
-    plan = make_plan(tmp_path, write_corpus(tmp_path / "corpus", make_texts(3000), "parquet", 3))
-    same_evidence(plan)
-    assert not (faults / "kill").exists() and len(list(faults.glob("claimed-kill-*"))) == 1  # a worker died
+    assert not (faults / fault).exists() and len(list(faults.glob(f"claimed-{fault}-*"))) == 1  # it did fail
 
 
 def test_a_persistent_failure_is_exit_2_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
