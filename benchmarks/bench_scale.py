@@ -1,7 +1,7 @@
 """Corpus preflight on Ray Data: 2 workers vs 1, and Ray on one node vs the local engine, on one corpus.
 
     .venv/bin/python benchmarks/bench_scale.py                  # 64 MB corpus, a few minutes on 2 cores
-    .venv/bin/python benchmarks/bench_scale.py --mb 2048        # the issue's 2 GB (generation alone ~4 min)
+    .venv/bin/python benchmarks/bench_scale.py --mb 2048        # the issue's 2 GB: ~12 min on 2 quiet cores
     .venv/bin/python benchmarks/bench_scale.py --mb 16 --no-write
 
 The corpus is parquet shards of ~450-byte documents (Zipf words) with planted exact and near duplicates
