@@ -137,24 +137,25 @@ def _partition(narrow: pa.Table, sigs: pa.Table, *, collided: np.ndarray) -> pa.
     """
     out = [np.zeros((0, 3), dtype=np.int64)]
     if sigs.num_rows:
-        order = np.argsort(sigs["doc"].to_numpy(), kind="stable")
-        d, rh = sigs["doc"].to_numpy()[order], sigs["row_hash"].to_numpy()[order]
+        d = sigs["doc"].to_numpy()
+        order = np.argsort(d, kind="stable")
+        d, rh = d[order], sigs["row_hash"].to_numpy()[order]
         rep = lsh.representatives(rh, matrix(sigs["sig"].combine_chunks().take(pa.array(order))))
         _, first = np.unique(rh, return_index=True)
         own = np.setdiff1d(np.flatnonzero(rep == np.arange(len(d))), first)
         member = np.flatnonzero(rep != np.arange(len(d)))
         out.append(np.column_stack([np.full(len(member), _SAME), d[member], d[rep[member]]]))
         out.append(np.column_stack([np.full(len(own), _SAME), d[own], np.full(len(own), -1)]))
-    band, key, doc = (narrow[c].to_numpy() for c in ("band", "key", "doc"))
+    band, key, doc, row_hash = (narrow[c].to_numpy() for c in ("band", "key", "doc", "row_hash"))
     order = np.lexsort((doc, band))  # one sort: each kind's rows contiguous, by document within it
-    band, key, doc = band[order], key[order], doc[order]
+    band, key, doc, row_hash = band[order], key[order], doc[order], row_hash[order]
     starts = np.flatnonzero(np.diff(band, prepend=band[:1] - 1)) if len(band) else np.zeros(0, np.int64)
     for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(band)], strict=True):
         b, d = int(band[lo]), doc[lo:hi]
         if b == _EXACT:
             out.append(np.array([[b, len(np.unique(key[lo:hi])), 0]]))
             continue
-        k, rh = key[lo:hi], narrow["row_hash"].to_numpy()[order[lo:hi]]
+        k, rh = key[lo:hi], row_hash[lo:hi]
         keep = np.isin(d, collided)
         free = np.flatnonzero(~keep)
         by = np.lexsort((rh[free], k[free]))  # stable: the first of each (key, row hash) is its smallest doc
