@@ -18,11 +18,13 @@ def loads_strict(raw: bytes, where: str) -> Any:
     """Parse `raw`; any fault is an `InputError` that starts with `where` (a file or file:line)."""
 
     def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise InputError(f"{where}: duplicate key '{k}'")
-            out[k] = v
+        out = dict(pairs)  # built in C; only a short count sends us looking for the duplicate
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            for k, _ in pairs:
+                if k in seen:
+                    raise InputError(f"{where}: duplicate key '{k}'")
+                seen.add(k)
         return out
 
     def no_constants(name: str) -> Any:

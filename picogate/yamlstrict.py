@@ -39,6 +39,7 @@ _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 _FLOAT = re.compile(r"[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+")
 _NONFINITE = re.compile(r"[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)")
 _OTHER_BASE = re.compile(r"[-+]?0[xXoObB][0-9a-fA-F_]+")
+_NUMBER_STARTS = frozenset("+-.0123456789")  # how every pattern above starts
 
 Path_ = tuple[str | int, ...]
 
@@ -97,8 +98,13 @@ def load_file(path: str | Path, what: str = "YAML", limit: int = MAX_BYTES) -> D
 def load_text(text: str, file: str = "<string>") -> Document:
     """Strictly parse YAML text (one document)."""
     doc = Document(None, file, lines=text.splitlines())
-    stack: list[tuple[Any, Path_, str | None]] = []  # (container, path, pending mapping key)
-    depth = 0
+    positions, styles, scalars = doc.positions, doc.styles, doc.scalars
+    # the innermost open collection, in locals (this loop is most of a rule file's load time):
+    container: Any = None  # its dict or list; None before the root
+    cpath: Path_ = ()  # its path
+    key: str | None = None  # in a mapping, the key read and awaiting its value
+    is_map = False
+    stack: list[tuple[Any, Path_, str | None, bool]] = []  # the enclosing collections, outermost first
     root_set = False
     documents = 0
 
@@ -107,66 +113,55 @@ def load_text(text: str, file: str = "<string>") -> Document:
             return YAMLError(file, None, None, reason)
         return YAMLError(file, mark.line + 1, mark.column + 1, reason)
 
-    def attach(value: Any, mark: Any, style: str | None, is_scalar: bool) -> Path_:
-        nonlocal root_set
-        if not stack:
-            if root_set:
-                raise fail(mark, "only one YAML document is allowed")
-            doc.data, root_set = value, True
-            path: Path_ = ()
-        else:
-            container, cpath, key = stack[-1]
-            if isinstance(container, list):
-                path = (*cpath, len(container))
-                container.append(value)
-            elif key is None:  # this value is a key
-                if not is_scalar or not isinstance(value, str):
-                    raise fail(mark, "mapping keys must be plain text")
-                if value == "<<":
-                    raise fail(mark, "'<<' merge keys are not allowed")
-                if value in container:
-                    raise fail(mark, f"duplicate key '{value}'")
-                stack[-1] = (container, cpath, value)
-                doc.positions[(*cpath, value)] = (mark.line + 1, mark.column + 1)
-                return (*cpath, value)
-            else:
-                path = (*cpath, key)
-                container[key] = value
-                stack[-1] = (container, cpath, None)
-        doc.positions.setdefault(path, (mark.line + 1, mark.column + 1))
-        if is_scalar:
-            doc.styles[path] = style
-            doc.scalars[path] = (mark.line + 1, mark.column + 1)
-        return path
-
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             kind = type(event)  # the parser makes these exact classes; identity tests are the hot loop's cost
-            if kind is _SCALAR:
+            if kind is _SCALAR or kind is _MAPPING_START or kind is _SEQUENCE_START:
+                mark = event.start_mark
                 if event.anchor is not None:
-                    raise fail(event.start_mark, "anchors (&name) are not allowed")
-                if event.tag is not None and event.tag != "!":
-                    raise fail(event.start_mark, f"tags such as '{event.tag}' are not allowed")
-                in_key = bool(stack) and stack[-1][2] is None and isinstance(stack[-1][0], dict)
-                # `! 1` is YAML's non-specific tag: the text "1", as a quoted scalar would be
-                value = event.value if (in_key or event.style or event.tag == "!") else _plain(event, fail)
-                attach(value, event.start_mark, event.style, True)
-            elif kind is _MAPPING_START or kind is _SEQUENCE_START:
-                if event.anchor is not None:
-                    raise fail(event.start_mark, "anchors (&name) are not allowed")
-                if event.tag is not None:
-                    raise fail(event.start_mark, f"tags such as '{event.tag}' are not allowed")
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise fail(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
-                if stack and stack[-1][2] is None and isinstance(stack[-1][0], dict):
-                    raise fail(event.start_mark, "mapping keys must be plain text")
-                container: Any = {} if kind is _MAPPING_START else []
-                path = attach(container, event.start_mark, None, False)
-                stack.append((container, path, None))
+                    raise fail(mark, "anchors (&name) are not allowed")
+                tag = event.tag
+                if tag is not None and (tag != "!" or kind is not _SCALAR):
+                    raise fail(mark, f"tags such as '{tag}' are not allowed")
+                where = (mark.line + 1, mark.column + 1)
+                if is_map and key is None:  # this node is a key
+                    if kind is not _SCALAR:
+                        raise fail(mark, "mapping keys must be plain text")
+                    key = event.value  # a key is text as written, never resolved to a number or bool
+                    if key == "<<":
+                        raise fail(mark, "'<<' merge keys are not allowed")
+                    if key in container:
+                        raise fail(mark, f"duplicate key '{key}'")
+                    positions[(*cpath, key)] = where
+                    continue
+                if kind is _SCALAR:
+                    style = event.style
+                    # `! 1` is YAML's non-specific tag: the text "1", as a quoted scalar would be
+                    value = event.value if (style or tag == "!") else _plain(event, fail)
+                else:
+                    if len(stack) >= MAX_DEPTH:
+                        raise fail(mark, f"nesting deeper than {MAX_DEPTH} levels")
+                    value = {} if kind is _MAPPING_START else []
+                if container is None:
+                    if root_set:
+                        raise fail(mark, "only one YAML document is allowed")
+                    doc.data, root_set, path = value, True, ()
+                elif is_map:
+                    path = (*cpath, key)
+                    container[key] = value
+                    key = None
+                else:
+                    path = (*cpath, len(container))
+                    container.append(value)
+                positions.setdefault(path, where)
+                if kind is _SCALAR:
+                    styles[path] = style
+                    scalars[path] = where
+                else:
+                    stack.append((container, cpath, key, is_map))
+                    container, cpath, key, is_map = value, path, None, kind is _MAPPING_START
             elif kind is _MAPPING_END or kind is _SEQUENCE_END:
-                depth -= 1
-                stack.pop()
+                container, cpath, key, is_map = stack.pop()
             elif kind is _DOCUMENT_START:
                 documents += 1
                 if documents > 1:
@@ -200,6 +195,8 @@ def _plain(event: Any, fail: Any) -> Any:
     if s.lower() in _YAML11_BOOL:
         raise fail(event.start_mark, f"'{s}' is ambiguous (a boolean in YAML 1.1); write true/false, "
                                      f"or quote it if you mean the text")
+    if s[0] not in _NUMBER_STARTS:  # most plain scalars are text: none of the number patterns below can match
+        return s
     if _NONFINITE.fullmatch(s):
         raise fail(event.start_mark, f"'{s}' is not a finite number")
     if _LEADING_ZERO.fullmatch(s):

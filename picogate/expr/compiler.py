@@ -39,7 +39,8 @@ from picogate.expr.functions import FUNCTIONS
 from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Unary
 
 PASS, FAIL, MISSING, ERROR = 0, 1, 2, 3
-_MISSING, _ERROR = pl.lit(MISSING, pl.Int8), pl.lit(ERROR, pl.Int8)  # built once: polars expressions are values
+# built once: polars expressions are values
+_MISSING, _ERROR, _NO_ERROR = pl.lit(MISSING, pl.Int8), pl.lit(ERROR, pl.Int8), pl.lit(False)
 OUTCOMES = ("pass", "fail", "missing", "error")
 
 _COMPARISONS: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
@@ -76,7 +77,9 @@ class CompiledCheck:
     """The polars form of one check.
 
     `outcome` is the single expression that decides (Int8: PASS/FAIL/MISSING/ERROR);
-    `value` and `error` are its parts, kept for reports and tests.
+    `value` and `error` are its parts, kept for reports and tests. `error` is true where a
+    cell was unreadable or arithmetic went non-finite; it may be null where an input is
+    missing, which `outcome` reads as no error (`when(null)` takes the `otherwise`).
     """
 
     outcome: pl.Expr
@@ -97,7 +100,8 @@ def compile_check(
     """
     ctx = _Ctx(bad_flags or {}, column, inputs or {})
     value = translate(node, ctx)
-    error = pl.any_horizontal(*ctx.errors) if ctx.errors else pl.lit(False)
+    # one flag names itself; a null flag (missing input) is no error, so none needs fill_null
+    error = (ctx.errors[0] if len(ctx.errors) == 1 else pl.any_horizontal(*ctx.errors)) if ctx.errors else _NO_ERROR
     # true -> PASS (0), false -> FAIL (1), null -> MISSING (2), naming `value` once
     decided = value.not_().cast(pl.Int8).fill_null(_MISSING)
     outcome = pl.when(error).then(_ERROR).otherwise(decided) if ctx.errors else decided
@@ -186,13 +190,13 @@ def _literal(node: Literal, ctx: _Ctx) -> pl.Expr:
     # a Float32 column's width). lit(x).cast costs half of lit(x, dtype), which builds a Series.
     if isinstance(v, bool | str):
         return pl.lit(v)
-    return pl.lit(float(v)).cast(pl.Float64)
+    return pl.lit(float(v))
 
 
 @translate.register
 def _name(node: Name, ctx: _Ctx) -> pl.Expr:
     if node.name in ctx.bad_flags:
-        ctx.errors.append(pl.col(ctx.bad_flags[node.name]).fill_null(False))
+        ctx.errors.append(pl.col(ctx.bad_flags[node.name]))
     if node.name in ctx.inputs:  # an input expression (normalisation inlined into the check)
         return ctx.inputs[node.name]
     return pl.col(ctx.column(node.name))
@@ -234,7 +238,7 @@ def _binary(node: Binary, ctx: _Ctx) -> pl.Expr:
         raw = left / divisor if node.op == "/" else _modulo(left, right, divisor)
     else:
         raw = _ARITHMETIC[node.op](left, right)
-    ctx.errors.append(raw.is_finite().not_().fill_null(False))
+    ctx.errors.append(raw.is_finite().not_())
     return raw
 
 

@@ -24,6 +24,8 @@ from picogate.expr.grammar import COMPARE, INFIX, LITERALS, LOGIC, MEMBERSHIP, P
 from picogate.expr.lexer import Token, tokenize
 from picogate.expr.nodes import Binary, BoolOp, Call, ListLit, Literal, Name, Node, Param, Unary, children
 
+_LEAVES = frozenset((Literal, Name, Param))
+
 MAX_DEPTH = 48  # nesting of parentheses / operators
 MAX_NODES = 2000  # AST nodes in one expression
 MAX_LIST = 1000  # items in one list literal
@@ -73,12 +75,14 @@ class _Parser:
         if self.nodes > MAX_NODES:
             raise self.fail(f"expression has more than {MAX_NODES} parts; split the rule", node.pos)
         # Height in operators (a value is 0, `x + 1 + 1 > 0` is 3), chains included: see the module doc.
-        kids = children(node)
-        height = 1 + max(self.heights.get(id(c), 0) for c in kids) if kids else 0
+        # Most nodes are leaves, and this runs for every node: they skip `children`'s pattern match.
+        heights = self.heights
+        kids = () if type(node) in _LEAVES else children(node)
+        height = 1 + max([heights.get(id(c), 0) for c in kids]) if kids else 0
         if height > MAX_HEIGHT:
             raise self.fail(f"expression nests more than {MAX_HEIGHT} operators deep (each link of a chain "
                             "such as a + b + c counts); split the rule", node.pos)
-        self.heights[id(node)] = height
+        heights[id(node)] = height
         return node
 
     # -- grammar

@@ -251,3 +251,22 @@ def test_non_specific_tag_is_text() -> None:
                          ("a: ! [1]\n", "tags such as '!'"), ("a: &x 1\n", "anchors")):
         with pytest.raises(YAMLError, match=reason):
             load_text(text)
+
+
+def test_yaml_limits_at_their_edges() -> None:
+    """The event loop keeps its state in locals: the depth limit is exact, a collection is never a key,
+    and every value keeps the position of its key (a list item its own)."""
+    from picogate.yamlstrict import YAMLError, load_text
+
+    assert load_text("a: " + "[" * 31 + "]" * 31 + "\n").data["a"] is not None  # 32 levels with the root
+    with pytest.raises(YAMLError, match="nesting deeper than 32 levels"):
+        load_text("a: " + "[" * 32 + "]" * 32 + "\n")
+    for text in ("? [1]\n: 2\n", "? {a: 1}\n: 2\n", "a:\n  ? [b]\n  : c\n"):
+        with pytest.raises(YAMLError, match="mapping keys must be plain text"):
+            load_text(text)
+    doc = load_text("a:\n  b: [1, 'x']\n  c: {d: null}\n")
+    assert doc.data == {"a": {"b": [1, "x"], "c": {"d": None}}}
+    assert doc.positions == {(): (1, 1), ("a",): (1, 1), ("a", "b"): (2, 3), ("a", "b", 0): (2, 7),
+                             ("a", "b", 1): (2, 10), ("a", "c"): (3, 3), ("a", "c", "d"): (3, 7)}
+    assert doc.styles == {("a", "b", 0): "", ("a", "b", 1): "'", ("a", "c", "d"): ""}  # libyaml: "" is plain
+    assert doc.scalars[("a", "b", 1)] == (2, 10) and doc.scalars[("a", "c", "d")] == (3, 10)
