@@ -53,3 +53,23 @@ def test_duplicate_run_ids_are_refused_in_any_order(rules_file, ids, unique):
     else:
         with pytest.raises(InputError, match="duplicate run_id"):
             evaluate(frame, rules_file("x >= 0.5"))
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+@pytest.mark.parametrize("duplicate", [None, 1, -1])  # the second id repeats the first; the last, the one before
+def test_duplicate_run_ids_are_refused_in_the_columnar_path(rules_file, order, duplicate):
+    """Past the eager size (picogate.evaluate._EAGER_ROWS) the duplicate test is the hashed count after the query."""
+    from picogate.evaluate import _EAGER_ROWS
+
+    n = _EAGER_ROWS + 904
+    ids = [f"run-{i:05d}" for i in range(n)]
+    if duplicate is not None:
+        ids[duplicate] = ids[duplicate - 1]
+    if order == "shuffled":
+        ids = [ids[(i * 7919) % n] for i in range(n)]  # a permutation: 7919 is prime and does not divide n
+    frame = pl.DataFrame({"run_id": ids, "x": [1.0] * n})
+    if duplicate is None:
+        assert evaluate(frame, rules_file("x >= 0.5")).runs.height == n
+    else:
+        with pytest.raises(InputError, match="duplicate run_id"):
+            evaluate(frame, rules_file("x >= 0.5"))
