@@ -909,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checks-runs", type=int, default=100_000,
                     help="runs whose result.checks table is materialised and timed (50 rows each; 1M runs need ~8 GB)")
     ap.add_argument("--calls", type=int, default=200, help="cached calls on 10 runs; the median is reported")
-    ap.add_argument("--first-repeat", type=int, default=5, help="fresh processes timing a first call")
+    ap.add_argument("--first-repeat", type=int, default=9, help="fresh processes timing a first call")
     ap.add_argument("--skip-per-call", action="store_true")
     ap.add_argument("--rss-runs", type=int, default=10_000_000, help="runs in the peak-RSS file")
     ap.add_argument("--skip-rss", action="store_true", help="skip the peak-RSS case (~15 s, ~300 MB of temp files)")
