@@ -38,11 +38,23 @@ def loads_strict(raw: bytes, where: str) -> Any:
         return json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except InputError:
+        raise
+    except ValueError as exc:  # e.g. an integer past Python's digit limit (int() refuses 4301+ digits)
+        raise InputError(f"{where}: invalid JSON: {str(exc).splitlines()[0].split(';')[0]}") from None
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack
+        raise InputError(f"{where}: invalid JSON: nested too deeply") from None
 
 
 def json_lines(lines: Iterable[bytes], path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(`path:line`, object) for each non-blank JSONL line; a line that is not an object is an `InputError`."""
+    """(`path:line`, object) for each non-blank JSONL line; a line that is not an object is an `InputError`.
+
+    A UTF-8 byte-order mark opening the file is an encoding marker some editors write, not data: skipped.
+    """
     for no, line in enumerate(lines, 1):
+        if no == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        line = line.removesuffix(b"\n").removesuffix(b"\r")  # an error's column stays on its own line
         if not line.strip():
             continue
         where = f"{path}:{no}"

@@ -52,9 +52,9 @@ def add_eval_command(subparsers: Any) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="import path of a factory: pkg.module:fn or file.py:fn")
     p.add_argument("--checkpoint", help="passed to the factory as its first argument")
-    p.add_argument("--rows", help="eval rows (JSONL, schemas/eval_row.schema.json)")
-    p.add_argument("--sft", help="training SFT rows (JSONL)")
-    p.add_argument("--sft-heldout", help="held-out SFT rows of the same curriculum (JSONL)")
+    p.add_argument("--rows", help="eval rows (JSONL or parquet, schemas/eval_row.schema.json)")
+    p.add_argument("--sft", help="training SFT rows (JSONL or parquet, schemas/sft_row.schema.json)")
+    p.add_argument("--sft-heldout", help="held-out SFT rows of the same curriculum (JSONL or parquet)")
     p.add_argument("--external", action="append", type=_pair, default=[], metavar="NAME=FILE",
                    help="multiple-choice rows of a benchmark (schemas/choice_row.schema.json); repeatable")
     p.add_argument("--out", required=True, help="run directory to write eval_results/eval_metrics parquet into")

@@ -214,7 +214,7 @@ def leak_metrics(rd: RunDir, results: Any) -> dict[str, Any]:
 
 
 def _sft_file_texts(rd: RunDir) -> Iterable[str]:
-    from picogate.preflight.rows import full_text, iter_rows
+    from picogate.rows import full_text, iter_rows
 
     for entry in rd.stages.get("sft", {}).get("data_files", []):
         path = Path(entry["path"])

@@ -26,8 +26,8 @@ from picogate.evaluate import evaluate, read_names
 from picogate.preflight import sources
 from picogate.preflight.collectors import attention, boundaries, budget, coverage, documents, files, launch, replay
 from picogate.preflight.plan import Plan, load_plan
-from picogate.preflight.rows import full_text, iter_rows, prompt_text
 from picogate.result import GateResult
+from picogate.rows import full_text, iter_rows, prompt_text
 from picogate.rules import RuleSet, load_rules
 
 TokenCounter = Callable[[Sequence[str]], Sequence[int]]
@@ -99,7 +99,7 @@ def collect(plan: Plan, ruleset: RuleSet, *, quiet: bool = True, count_tokens: T
         if paths[split]:
             counts = Counter()
             for path in paths[split]:
-                for _, row in iter_rows(path, split):
+                for _, row in iter_rows(path, "choice" if split == "external" else split):  # external: choice rows
                     counts[str(row.get("skill", ""))] += 1
                     texts.append(prompt_text(row))
                     if split == "sft":

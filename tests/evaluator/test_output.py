@@ -23,9 +23,10 @@ from picogate.evaluator import (
     metrics_table,
     write_parquet_atomic,
 )
-from picogate.evaluator.rows import ChoiceRow, EvalRow, SftRow, schema_dir
+from picogate.evaluator.rows import ChoiceRow, EvalRow, SftRow
+from picogate.paths import SCHEMAS_DIR
 
-SCHEMAS = schema_dir()
+SCHEMAS = SCHEMAS_DIR
 
 
 def _load(name: str) -> dict:

@@ -20,15 +20,15 @@ def _write(tmp_path: Path, body: bytes | str, name: str = "rows.jsonl") -> Path:
 @pytest.mark.parametrize(
     ("loader", "second_line", "reason"),
     [
-        (load_eval_rows, '{"id": "b", "skill": "math", "prompt": "1+1?"}', "'answer' is a required property"),
+        (load_eval_rows, '{"id": "b", "skill": "math", "prompt": "1+1?"}', "row 'b': missing required field 'answer'"),
         (load_eval_rows, '{"id": "b", "skill": "Math!", "prompt": "p", "answer": "1"}', "skill"),
         (load_eval_rows, '{"id": "b", "skill": "m", "prompt": "p", "answer": "1", "grader": "vibes"}', "grader"),
         (load_eval_rows, '{"id": "b", "skill": "m", "prompt": "p", "answer": "1", "grade": "exact"}',
-         "Additional properties"),
+         "unknown key 'grade'"),
         (load_eval_rows, '{"id": "a", "skill": "m", "prompt": "p", "answer": "1"}', "duplicate id 'a'"),
         (load_eval_rows, '{"id": "b", "skill": "m", "prompt": "p", "answer": NaN}', "NaN is not valid JSON"),
         (load_eval_rows, '{"id": "b", "id": "c", "skill": "m", "prompt": "p", "answer": "1"}', "duplicate key"),
-        (load_eval_rows, '["not", "an", "object"]', "expected a JSON object"),
+        (load_eval_rows, '["not", "an", "object"]', "must be a JSON object, got list"),
         (load_eval_rows, '{"id": "b", "skill": "m",', "invalid JSON"),
         (load_eval_rows, '{"id": "b", "skill": "c", "prompt": "p", "answer": "E", "grader": "letter"}',
          "not one of the letters"),
@@ -36,7 +36,7 @@ def _write(tmp_path: Path, body: bytes | str, name: str = "rows.jsonl") -> Path:
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": 2}', "out of range"),
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": "C"}', "out of range"),
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": -1}', "answer"),
-        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"]}', "'answer' is a required"),
+        (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"]}', "missing required field 'answer'"),
         # JSON Schema calls 1.0 an integer: it must still be refused here, not fail after scoring
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": 1.0}',
          "row 'd': answer: 1.0 must be a 0-based integer index"),
@@ -49,7 +49,7 @@ def _write(tmp_path: Path, body: bytes | str, name: str = "rows.jsonl") -> Path:
         (load_choice_rows, '{"id": 9, "question": "q", "choices": ["x", "y"], "answer": null}',
          "row '9': answer: null must be"),
         (load_choice_rows, '{"id": "d", "question": "q", "choices": ["x", "y"], "answer": 1, "extra": 1}',
-         "row 'd': Additional properties"),
+         "row 'd': unknown key 'extra'"),
     ],
 )
 def test_bad_rows_name_file_and_line(tmp_path: Path, loader, second_line: str, reason: str) -> None:
@@ -98,7 +98,7 @@ def test_sft_rows_plain_and_chat(tmp_path: Path) -> None:
 def test_sft_chat_must_end_with_assistant(tmp_path: Path) -> None:
     path = _write(tmp_path, '{"id": 1, "skill": "m", "messages": [{"role": "assistant", "content": "hi"},'
                             ' {"role": "user", "content": "x"}]}')
-    with pytest.raises(EvalInputError, match=r":1: messages: the last message"):
+    with pytest.raises(EvalInputError, match=r":1: row '1': messages: the last message"):
         load_sft_rows(path)
 
 

@@ -76,7 +76,7 @@ def test_a_missing_skill_counts_zero(example: Path) -> None:
 def test_malformed_row_stops_the_gate_with_file_and_line(example: Path) -> None:
     ev_file = example.parent / "data" / "eval" / "release_eval.jsonl"
     ev_file.write_text(ev_file.read_text() + '{"id": "x", "skill": "math"}\n')
-    with pytest.raises(InputError, match=r"release_eval.jsonl:51: missing required field 'prompt'"):
+    with pytest.raises(InputError, match=r"release_eval.jsonl:51: row 'x': missing required field 'prompt'"):
         preflight(example)
 
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from picogate.errors import InputError
-from picogate.preflight.rows import iter_rows, prompt_text
+from picogate.rows import iter_rows, prompt_text
 
 REPO = Path(__file__).parents[2]
 
@@ -52,7 +52,7 @@ def test_eval_and_choice_rows_use_the_evaluator_schemas(tmp_path: Path) -> None:
         list(iter_rows(jsonl(tmp_path, '{"id": 1, "skill": "math", "prompt": "2+2"}'), "eval"))
     with pytest.raises(InputError, match="answer"):
         list(iter_rows(jsonl(tmp_path, '{"id": 1, "question": "q", "choices": ["a", "b"], "answer": "z"}'),
-                       "external"))
+                       "choice"))
 
 
 def test_chat_rows_and_prompts(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_parquet_rows(tmp_path: Path) -> None:
     path = tmp_path / "sft.parquet"
     pq.write_table(pa.table({"id": ["a", "b"], "skill": ["math", "math"], "prompt": ["x", "y"],
                              "response": ["1", None]}), path)
-    with pytest.raises(InputError, match=r"sft.parquet: row 2: an SFT row needs 'prompt' and 'response'"):
+    with pytest.raises(InputError, match=r"sft.parquet: row 2 \(id 'b'\): an SFT row needs 'prompt' and 'response'"):
         list(iter_rows(path, "sft"))
 
 
