@@ -56,3 +56,9 @@ class RuleError(PicogateError):
 
         lines = [str(self), *(self.detail.splitlines() if self.detail else [])]
         return "\n".join(text(line) for line in lines)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception, at most 200 characters: picogate's own messages stay one line."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

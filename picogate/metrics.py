@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import polars as pl
 
 from picogate.catalog import RUN_ID, Catalog
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 from picogate.io import MAX_EVIDENCE_BYTES, read_bounded, regular_file
 from picogate.jsonstrict import json_lines, loads_strict
 
@@ -69,7 +69,7 @@ def read_metrics(source: MetricsSource, *, what: str = "metrics", unique: bool =
         try:
             table = pa.Table.from_pandas(source, preserve_index=False)  # type: ignore[arg-type]
         except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise InputError(f"{where}: cannot read the pandas DataFrame ({_first_line(exc)})") from None
+            raise InputError(f"{where}: cannot read the pandas DataFrame ({first_line(exc)})") from None
         df = _from_arrow(table, where)
     elif type(source).__module__.startswith("pyarrow"):  # pyarrow is imported only when given one
         df = _from_arrow(source, where)
@@ -145,7 +145,7 @@ def _read_path(path: Path) -> pl.DataFrame:
     except InputError:
         raise
     except Exception as exc:  # polars / pyarrow raise many types for truncated or foreign files
-        raise InputError(f"{path}: cannot read as {suffix[1:]} ({_first_line(exc)})") from None
+        raise InputError(f"{path}: cannot read as {suffix[1:]} ({first_line(exc)})") from None
 
 
 def _read_csv(path: Path) -> pl.DataFrame:
@@ -187,7 +187,7 @@ def _from_arrow(source: Any, where: str) -> pl.DataFrame:
     try:
         df = pl.from_arrow(source)
     except Exception as exc:  # an Arrow type polars cannot hold
-        raise InputError(f"{where}: cannot read the Arrow table ({_first_line(exc)})") from None
+        raise InputError(f"{where}: cannot read the Arrow table ({first_line(exc)})") from None
     assert isinstance(df, pl.DataFrame)
     return _flat_frame(df, where)
 
@@ -297,10 +297,6 @@ def _as_text(v: Any) -> str:
         return json.dumps(v, default=str, ensure_ascii=False)
     return str(v)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 # -- normalize: the catalog's types ---------------------------------------------------------------

@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 from picogate.io import read_lines, regular_file
 from picogate.jsonstrict import json_lines
 from picogate.paths import SCHEMAS_DIR
@@ -181,9 +181,4 @@ def _parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises many types for truncated or foreign files
-        raise InputError(f"{path}: cannot read as parquet ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+        raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None

@@ -32,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 from picogate.io import atomic_write, atomic_write_text, read_bounded, regular_file
 from picogate.jsonstrict import loads_strict
 from picogate.paths import SCHEMAS_DIR
@@ -295,7 +295,7 @@ class RunDir:
         try:
             return pq.read_table(p)
         except Exception as exc:  # truncated or foreign files raise many types
-            raise InputError(f"{p}: cannot read as parquet ({str(exc).splitlines()[0][:200]})") from None
+            raise InputError(f"{p}: cannot read as parquet ({first_line(exc)})") from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ import pyarrow as pa
 import ray
 import ray.data
 
-from picogate.errors import InputError, PicogateError
+from picogate.errors import InputError, PicogateError, first_line
 from picogate.preflight import lsh, ray_dedup
 from picogate.preflight import ray_sources as rs
 from picogate.preflight.collectors import contamination, dedup, documents
@@ -129,7 +129,7 @@ def _session(address: str | None, quiet: bool) -> Iterator[None]:
                      logging_level=logging.WARNING if quiet else logging.INFO)
         except Exception as exc:  # no cluster at ADDR, or Ray cannot start here
             raise InputError(f"ray engine: cannot {'connect to ' + address if address else 'start Ray'} "
-                             f"({rs.sources.first_line(exc)})") from None
+                             f"({first_line(exc)})") from None
         started = True
     ctx = ray.data.DataContext.get_current()
     saved = {k: getattr(ctx, k) for k in ("enable_progress_bars", "retried_map_errors", "max_map_retries",
@@ -186,7 +186,7 @@ def _one_line(exc: BaseException) -> InputError:
     the cause is its last `Type: message` line.
     """
     if isinstance(exc, PicogateError) and not isinstance(exc, ray.exceptions.RayError):
-        return InputError(rs.sources.first_line(exc))
+        return InputError(first_line(exc))
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     causes = [line for line in lines if _CAUSE.match(line) and not line.startswith("ray.")]
     cause = causes[0] if causes else (lines[-1] if lines else type(exc).__name__)

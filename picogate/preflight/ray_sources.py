@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 from picogate.preflight import sources
 from picogate.preflight.collectors import boundaries
 from picogate.preflight.plan import Data
@@ -61,7 +61,7 @@ def _parquet(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(fs.open_input_file(where))
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: cannot read as parquet ({sources.first_line(exc)})") from None
+        raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
 
 
 def text_units(files: list[Path]) -> list[TextUnit]:
@@ -104,7 +104,7 @@ def _arrays(unit: TextUnit, column: str) -> Iterator[pa.Array]:
                                                       columns=[column]):
             yield batch.column(0)
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{unit.path}: cannot read as parquet ({sources.first_line(exc)})") from None
+        raise InputError(f"{unit.path}: cannot read as parquet ({first_line(exc)})") from None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 from picogate.io import read_lines, regular_file
 from picogate.jsonstrict import json_lines
 from picogate.preflight.plan import Data
@@ -81,7 +81,7 @@ def iter_text(path: Path, column: str) -> Iterator[TextBatch]:
             for batch in _parquet(path).iter_batches(batch_size=BATCH_ROWS, columns=[column]):
                 yield TextBatch(batch.column(0), path)
         except (OSError, pa.ArrowException) as exc:
-            raise InputError(f"{path}: cannot read as parquet ({_first_line(exc)})") from None
+            raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
         return
     texts: list[str] = []
     size = 0
@@ -145,7 +145,7 @@ def _npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read as .npy ({_first_line(exc)})") from None
+        raise InputError(f"{path}: cannot read as .npy ({first_line(exc)})") from None
     if arr.ndim != 1 or arr.dtype.kind not in "ui":
         raise InputError(f"{path}: a token shard must be a 1-D integer array, got {arr.dtype} of shape {arr.shape}")
     return arr
@@ -159,7 +159,7 @@ def _parquet_tokens(path: Path, data: Data) -> Iterator[np.ndarray]:
             values = pc.list_flatten(batch.column(0))
             yield values.to_numpy(zero_copy_only=False)
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: cannot read as parquet ({_first_line(exc)})") from None
+        raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
 
 
 def _token_column(path: Path, schema: pa.Schema, data: Data) -> str | None:
@@ -182,7 +182,7 @@ def _parquet(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: cannot read as parquet ({_first_line(exc)})") from None
+        raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
 
 
 def _size(path: Path) -> int:
@@ -190,13 +190,3 @@ def _size(path: Path) -> int:
         return regular_file(path, "token shard").stat().st_size
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, at most 200 characters: error messages stay one line."""
-    return _first_line(exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
