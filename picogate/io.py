@@ -109,11 +109,16 @@ def read_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
     return raw
 
 
-def read_lines(path: str | Path, what: str = "file") -> Iterator[bytes]:
+MAX_LINE_BYTES = 64 << 20  # one row or corpus document; far past any real one, and what one line may hold in memory
+
+
+def read_lines(path: str | Path, what: str = "file", max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """The lines of a regular file, streamed (row files have no size limit: one line is held at a time).
 
-    Any OSError while opening or reading is an `InputError` naming the file, so an unreadable rows
-    file stops the gate with one line instead of an internal error.
+    A line is read at most `max_line` bytes at a time, so a file with no newline (a huge sparse file)
+    is refused at that size instead of being read whole. Any OSError while opening or reading is an
+    `InputError` naming the file, so an unreadable rows file stops the gate with one line instead of
+    an internal error.
     """
     p = regular_file(path, what)
     try:
@@ -121,7 +126,16 @@ def read_lines(path: str | Path, what: str = "file") -> Iterator[bytes]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     with fh:
-        try:
-            yield from fh
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+        number = 0
+        while True:
+            try:
+                line = fh.readline(max_line + 1)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+            if not line:
+                return
+            number += 1
+            if len(line) > max_line:
+                raise InputError(f"{path}:{number}: line is longer than {max_line:,} bytes; a JSONL {what} file "
+                                 "holds one JSON object per line")
+            yield line

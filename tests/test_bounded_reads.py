@@ -369,3 +369,37 @@ def test_run_dir_json_read_as_before(tmp_path: Path) -> None:
     run = _run_dir(tmp_path)
     (run / "preflight.json").write_text(json.dumps({"status": "approved"}))
     assert RunDir(run).preflight() == {"status": "approved"}
+
+
+# -- JSONL doors: a line is bounded, so a file with no newline is refused, not read whole --------------
+
+def _sparse(path: Path, size: int = 3 << 30) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.truncate(size)  # 3 GB of zeros, no newline, almost no disk
+    return path
+
+
+def test_huge_line_in_a_rows_file_is_refused_at_the_line_limit(tmp_path: Path) -> None:
+    from picogate.io import MAX_LINE_BYTES
+
+    path = _sparse(tmp_path / "eval.jsonl")
+    with pytest.raises(InputError, match=rf"eval\.jsonl:1: line is longer than {MAX_LINE_BYTES:,} bytes"):
+        load_eval_rows(path)
+
+
+def test_huge_line_in_a_corpus_jsonl_is_refused(tmp_path: Path) -> None:
+    plan = set_corpus(copy_example(tmp_path), "data/base/huge.jsonl")
+    _sparse(tmp_path / "data" / "base" / "huge.jsonl")
+    with pytest.raises(InputError, match=r"huge\.jsonl:1: line is longer than"):
+        preflight(plan)
+
+
+def test_line_limit_counts_lines_and_keeps_the_last_line_without_newline(tmp_path: Path) -> None:
+    from picogate.io import read_lines
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"ab\n" + b"c" * 10 + b"\nlast")
+    assert list(read_lines(path, "rows", max_line=11)) == [b"ab\n", b"c" * 10 + b"\n", b"last"]
+    with pytest.raises(InputError, match=r"x\.jsonl:2: line is longer than 10 bytes"):
+        list(read_lines(path, "rows", max_line=10))
