@@ -10,8 +10,9 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 
 _UMASK_LOCK = threading.Lock()
 
@@ -139,3 +140,25 @@ def read_lines(path: str | Path, what: str = "file", max_line: int = MAX_LINE_BY
                 raise InputError(f"{path}:{number}: line is longer than {max_line:,} bytes; a JSONL {what} file "
                                  "holds one JSON object per line")
             yield line
+
+
+def open_parquet(path: str | Path, what: str = "parquet", source: Any = None) -> Any:
+    """A `pyarrow.parquet.ParquetFile` for batch reads, every column name once.
+
+    Only a regular file is opened (pyarrow would block on a FIFO), unless `source` is an open handle
+    (a Ray read unit's filesystem file). A name given to two columns is refused: a reader keyed by
+    name would keep one of them silently.
+    """
+    import pyarrow.parquet as pq  # here, so this module stays standard library at import (torch-only path)
+
+    if source is None:
+        regular_file(path, what)
+    try:
+        pf = pq.ParquetFile(path if source is None else source)
+    except Exception as exc:  # pyarrow raises many types for truncated or foreign files
+        raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
+    names = pf.schema_arrow.names
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{path}: column '{twice[0]}' appears {names.count(twice[0])} times; name each column once")
+    return pf

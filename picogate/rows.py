@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from picogate.errors import InputError, first_line
-from picogate.io import read_lines, regular_file
+from picogate.io import open_parquet, read_lines
 from picogate.jsonstrict import json_lines
 from picogate.paths import SCHEMAS_DIR
 
@@ -167,11 +167,8 @@ def _semantics(obj: dict[str, Any], kind: str, label: str) -> None:
 
 
 def _parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    regular_file(path, "rows")  # pyarrow would block on a FIFO and report a folder as "not found"
-    import pyarrow.parquet as pq  # on first use, like jsonschema
-
+    pf = open_parquet(path, "rows")
     try:
-        pf = pq.ParquetFile(path)
         row = 0
         for batch in pf.iter_batches(batch_size=4096):
             for obj in batch.to_pylist():

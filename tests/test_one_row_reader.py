@@ -93,3 +93,26 @@ def test_row_schemas_are_named_by_the_reader_only() -> None:
         opened = [f for f, src in sources.items() if f'"{name}"' in src]
         assert opened == ["rows.py"], (name, opened)
     assert not (PACKAGE / "preflight" / "rows.py").exists()
+
+
+def test_a_parquet_file_with_a_column_twice_is_refused_by_every_reader(tmp_path: Path) -> None:
+    """Rows, corpus text (local and Ray read units) open parquet through `picogate.io.open_parquet`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from picogate.preflight import sources
+    from picogate.preflight.plan import Data
+
+    ray_sources = pytest.importorskip("picogate.preflight.ray_sources")  # needs the ray extra
+
+    path = tmp_path / "choice.parquet"
+    table = pa.Table.from_arrays([pa.array(["a"]), pa.array(["q?"]), pa.array([["x", "y"]]), pa.array([0]),
+                                  pa.array([1])], names=["id", "question", "choices", "answer", "answer"])
+    pq.write_table(table, path)
+    with pytest.raises(InputError, match=r"choice\.parquet: column 'answer' appears 2 times"):
+        LOADERS["choice"](path)
+    corpus = tmp_path / "corpus.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["a b"]), pa.array(["c d"])], names=["text", "text"]), corpus)
+    for read in (lambda: sources.kind_of(corpus, Data(corpus=["x"])), lambda: ray_sources.text_units([corpus])):
+        with pytest.raises(InputError, match=r"corpus\.parquet: column 'text' appears 2 times"):
+            read()

@@ -26,6 +26,7 @@ from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
 from picogate.errors import InputError, first_line
+from picogate.io import open_parquet
 from picogate.preflight import sources
 from picogate.preflight.collectors import boundaries
 from picogate.preflight.plan import Data
@@ -59,9 +60,10 @@ def _open(path: str | Path) -> tuple[pafs.FileSystem, str]:
 def _parquet(path: str) -> pq.ParquetFile:
     fs, where = _open(path)
     try:
-        return pq.ParquetFile(fs.open_input_file(where))
+        handle = fs.open_input_file(where)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
+    return open_parquet(path, "corpus", source=handle)
 
 
 def text_units(files: list[Path]) -> list[TextUnit]:

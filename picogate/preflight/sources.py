@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from picogate.errors import InputError, first_line
-from picogate.io import read_lines, regular_file
+from picogate.io import open_parquet, read_lines, regular_file
 from picogate.jsonstrict import json_lines
 from picogate.preflight.plan import Data
 
@@ -178,11 +178,7 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _parquet(path: Path) -> pq.ParquetFile:
-    regular_file(path, "parquet")
-    try:
-        return pq.ParquetFile(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
+    return open_parquet(path, "parquet")
 
 
 def _size(path: Path) -> int:
