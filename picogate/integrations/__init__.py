@@ -20,6 +20,7 @@ Framework callbacks (their frameworks are imported only when these modules are):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,8 @@ def after_training(gate: TrainingGate | str | Path, *, model: Any = None, tokeni
                    tokens: int | None = None, steps: int | None = None, params: int | None = None,
                    stage: str | None = "base", checkpoint: str | Path | None = None, eval_rows: Any = None,
                    sft_rows: Any = None, heldout_rows: Any = None, external: Any = None,
-                   lm_eval: str | Path | None = None, eval_config: Any = None, profile: Any = None,
+                   lm_eval: str | Path | Sequence[str | Path] | None = None, eval_config: Any = None,
+                   profile: Any = None,
                    baseline: str | Path | None = None, fail_on: str | None = None,
                    mlflow_run_id: str | None = None, mlflow_tracking_uri: str | None = None) -> GateResult | None:
     """The end of training: record what was trained, score the model, and ask the post-run gate.
@@ -118,10 +120,10 @@ def after_training(gate: TrainingGate | str | Path, *, model: Any = None, tokeni
     With `tokens` and `steps`, the training `stage` is recorded with the parameter count of `model`
     (counted as the plan counts it; or give `params`). The released checkpoint is `checkpoint`, or the
     model's weights saved as RUN_DIR/model.pt. With eval/SFT/held-out/external rows the evaluator scores
-    `model` with `tokenizer`; `lm_eval` adds lm-eval results. Returns the post-run GateResult (None on
-    ranks other than 0, which record nothing); with `fail_on` ('block' or 'warn') raises
-    `ReleaseBlocked` instead of returning a result that stops the release. With `mlflow_run_id` the
-    verdict is also logged to that MLflow run.
+    `model` with `tokenizer`; `lm_eval` adds lm-eval results (a results file, or a list of one model's).
+    Returns the post-run GateResult (None on ranks other than 0, which record nothing); with `fail_on`
+    ('block' or 'warn') raises `ReleaseBlocked` instead of returning a result that stops the release. With
+    `mlflow_run_id` the verdict is also logged to that MLflow run.
     """
     if not isinstance(gate, TrainingGate):
         from picogate.postrun import postrun

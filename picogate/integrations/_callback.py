@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,7 @@ class EvalSpec:
     sft_rows: Any = None
     heldout_rows: Any = None
     external: Mapping[str, Any] | None = None
-    lm_eval: str | Path | None = None
+    lm_eval: str | Path | Sequence[str | Path] | None = None  # one lm-eval results file, or several of one model
     config: Any = None  # picogate.evaluator.EvalConfig
     lm_kwargs: Mapping[str, Any] | None = None  # wrap()'s keywords: device, chat_template, add_bos, ...
 
@@ -185,7 +185,8 @@ class EvalSpec:
         """Every row or results file named is a regular file: a typo fails before training, not after it."""
         from picogate.io import regular_file
 
-        named = [self.eval_rows, self.sft_rows, self.heldout_rows, self.lm_eval, *(self.external or {}).values()]
+        lm_eval = [self.lm_eval] if isinstance(self.lm_eval, str | Path) else list(self.lm_eval or ())
+        named = [self.eval_rows, self.sft_rows, self.heldout_rows, *lm_eval, *(self.external or {}).values()]
         for item in named:
             if isinstance(item, str | Path):
                 regular_file(item, "rows")
@@ -243,8 +244,8 @@ def finish_run(gate: Any, *, model: Any = None, tokenizer: Any = None, tokens: i
     return outcome
 
 
-def attach_lm_eval(run_dir: Path, results: str | Path) -> None:
-    """Add lm-eval results to the run directory as `picogate attach RUN_DIR --lm-eval RESULTS` does."""
+def attach_lm_eval(run_dir: Path, results: str | Path | Sequence[str | Path]) -> None:
+    """Add lm-eval results to the run directory as `picogate attach RUN_DIR --lm-eval RESULTS ...` does."""
     try:
         from picogate.postrun.attach import attach_lm_eval as attach
     except ImportError:  # pragma: no cover - only in builds without lm-eval support

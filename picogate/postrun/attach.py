@@ -7,7 +7,8 @@ beside it, every question's log-likelihoods are read and the aggregates recomput
 disagreement refuses the attachment. The run directory then holds `lm_eval_metrics.parquet` (the metrics
 row) and `lm_eval_rows.parquet` (the questions), and run.json a stage `lm_eval` with the hash of every
 file read. `picogate postrun RUN_DIR` counts the tasks as external benchmarks (`external.count`,
-`external.<task>.acc` with its interval). Attaching again replaces the previous lm-eval attachment.
+`external.<task>.acc` with its interval). `--lm-eval` may be repeated for several lm-eval runs of one model
+(a benchmark in two files is refused). Attaching again replaces the previous lm-eval attachment.
 Exit status: 0 attached, 2 not (one line saying why).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,28 +46,50 @@ class Attached:
     skipped: tuple[str, ...]
 
 
-def attach_lm_eval(run_dir: str | Path, results_path: str | Path) -> Attached:
-    """Check an lm-eval results file (and its samples) and record it in an existing run directory.
+def attach_lm_eval(run_dir: str | Path, results_path: str | Path | Sequence[str | Path]) -> Attached:
+    """Check lm-eval results files (and their samples) and record them in an existing run directory.
+
+    Several files (say one lm-eval run per task) are attached together; a benchmark reported by two of
+    them, or files from differently configured models, are refused: neither would win.
 
     >>> attach_lm_eval("runs/r1", "out/results_2026-01-01T00-00-00.json").benchmarks
     ('arc_easy',)
     """
+    paths = [results_path] if isinstance(results_path, str | Path) else list(results_path)
+    if not paths:
+        raise InputError(f"{run_dir}: no lm-eval results file given")
     path = Path(run_dir)
     if not os.path.lexists(path / MANIFEST):
         RunDir(path)  # the same one-line error postrun gives for a directory with no run recorded
     rec = RunRecorder.resume(path)
-    results = load_results(results_path)
-    metrics = results.metrics()
+    every = [load_results(p) for p in paths]
+    metrics: dict[str, Any] = {"external.count": 0}
+    found_in: dict[str, Path] = {}
+    for results in every:
+        if results.model_args != every[0].model_args:
+            raise InputError(f"{results.path}: lm-eval ran model_args {results.model_args!r}, but "
+                             f"{every[0].path} ran {every[0].model_args!r}; attach one model's results")
+        mine = results.metrics()
+        metrics["external.count"] += mine.pop("external.count")
+        for key in mine:
+            if key in found_in:
+                raise InputError(f"{results.path}: {key} is also reported by {found_in[key]}; "
+                                 "attach each benchmark from one results file")
+            found_in[key] = results.path
+        metrics |= mine
     _no_clash(RunDir(path), metrics)
-    inputs = [{"role": "lm_eval:results", "path": str(results.path.resolve()), "sha256": sha256_file(results.path)}]
+    inputs: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    tasks = {t.name: t for t in results.tasks}
-    for name, file in find_samples(results).items():
-        mine = read_samples(file, tasks[name], results.delimiters[name])
-        check_aggregates(metrics, mine, f"{results.path}: samples file {file.name}")
-        rows += mine
-        inputs.append({"role": f"lm_eval:{name}", "path": str(file.resolve()), "sha256": sha256_file(file),
-                       "rows": len(mine)})
+    for results in every:
+        inputs.append({"role": "lm_eval:results", "path": str(results.path.resolve()),
+                       "sha256": sha256_file(results.path)})
+        tasks = {t.name: t for t in results.tasks}
+        for name, file in find_samples(results).items():
+            mine = read_samples(file, tasks[name], results.delimiters[name])
+            check_aggregates(metrics, mine, f"{results.path}: samples file {file.name}")
+            rows += mine
+            inputs.append({"role": f"lm_eval:{name}", "path": str(file.resolve()), "sha256": sha256_file(file),
+                           "rows": len(mine)})
     from picogate.evaluator.output import metrics_table, write_parquet_atomic
 
     write_parquet_atomic(metrics_table({"run_id": rec.run_id, **metrics}), path / METRICS_FILE)
@@ -77,12 +100,12 @@ def attach_lm_eval(run_dir: str | Path, results_path: str | Path) -> Attached:
         files.append(ROWS_FILE)
     else:
         (path / ROWS_FILE).unlink(missing_ok=True)
-    entry = {"results": str(results.path.resolve()), "inputs": inputs, "metrics": METRICS_FILE,
-             "rows": ROWS_FILE if rows else None, "skipped": list(results.skipped),
-             "tasks": {t.name: t.benchmark for t in results.tasks}, "model_args": results.model_args}
+    entry = {"results": [str(r.path.resolve()) for r in every], "inputs": inputs, "metrics": METRICS_FILE,
+             "rows": ROWS_FILE if rows else None, "skipped": [n for r in every for n in r.skipped],
+             "tasks": {t.name: t.benchmark for r in every for t in r.tasks}, "model_args": every[0].model_args}
     rec.record_attached(STAGE, entry, files=files)
-    counted = tuple(t.benchmark for t in results.tasks if not t.group)
-    return Attached(path, metrics, counted, len(rows), results.skipped)
+    counted = tuple(t.benchmark for r in every for t in r.tasks if not t.group)
+    return Attached(path, metrics, counted, len(rows), tuple(n for r in every for n in r.skipped))
 
 
 def _no_clash(rd: RunDir, metrics: Mapping[str, Any]) -> None:
@@ -130,8 +153,9 @@ def add_attach_command(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("attach", help="attach lm-eval results to a run directory as external benchmarks",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="run directory (docs/run-dir.md)")
-    p.add_argument("--lm-eval", required=True, dest="lm_eval", metavar="RESULTS_JSON",
-                   help="lm-eval 0.4 results file; its samples_<task>_<time>.jsonl files are read when beside it")
+    p.add_argument("--lm-eval", required=True, dest="lm_eval", metavar="RESULTS_JSON", action="append",
+                   help="lm-eval 0.4 results file; its samples_<task>_<time>.jsonl files are read when beside it; "
+                        "repeat for several lm-eval runs of one model (attached together)")
     p.set_defaults(func=cmd_attach)
     return p
 

@@ -292,3 +292,50 @@ def test_evaluator_and_lm_eval_benchmarks_add_up_and_never_overlap(tmp_path: Pat
     # lm-eval and picogate's evaluator agree on the same model, tokenizer and rows (tests/evaluator parity)
     assert ev["external.arc_tiny.acc"] == ev["external.tiny_arc_easy.acc"]
     assert ev["external.arc_tiny.acc_norm"] == ev["external.tiny_arc_easy.acc_norm"]
+
+
+def split_by_task(tmp_path: Path, model_args: tuple[Any, Any] = (None, None)) -> list[Path]:
+    """The gpt2 fixture as two lm-eval runs of one task each (the group dropped), each in its own folder."""
+    source = results_file()
+    doc = json.loads(source.read_text(encoding="utf-8"))
+    out = []
+    for task, args in zip(("tiny_arc_easy", "tiny_mmlu_abstract_algebra"), model_args, strict=True):
+        folder = tmp_path / task
+        folder.mkdir()
+        one = {k: v for k, v in doc.items() if k not in ("groups", "group_subtasks")}
+        for key in ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
+            one[key] = {t: v for t, v in doc[key].items() if t == task}
+        one["config"] = {**doc["config"], "model_args": args}
+        (folder / source.name).write_text(json.dumps(one), encoding="utf-8")
+        for samples in source.parent.glob(f"samples_{task}_*.jsonl"):
+            shutil.copy(samples, folder / samples.name)
+        out.append(folder / source.name)
+    return out
+
+
+def test_several_results_files_of_one_model_attach_together(tmp_path: Path, run_dir: Path, capsys) -> None:
+    files = split_by_task(tmp_path)
+    assert main(["attach", str(run_dir), "--lm-eval", str(files[0]), "--lm-eval", str(files[1])]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("attached 2 lm-eval benchmark(s)") and "28 sample rows recomputed" in out
+    stage = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["stages"]["lm_eval"]
+    assert stage["results"] == [str(f.resolve()) for f in files]
+    assert [i["role"] for i in stage["inputs"]] == ["lm_eval:results", "lm_eval:tiny_arc_easy",
+                                                    "lm_eval:results", "lm_eval:tiny_mmlu_abstract_algebra"]
+    ev = run(run_dir, profile="release").evidence
+    whole = read_results(results_file(), run_id="r1").row(0, named=True)
+    assert ev["external.count"] == 2 and "external.tiny_suite.acc" not in ev  # the group was in neither file
+    for task in ("tiny_arc_easy", "tiny_mmlu_abstract_algebra"):
+        for rate in ("acc", "acc_low", "acc_norm_high", "rows"):
+            assert ev[f"external.{task}.{rate}"] == whole[f"external.{task}.{rate}"]
+
+
+def test_results_files_that_overlap_or_come_from_two_models_are_refused(tmp_path: Path, run_dir: Path,
+                                                                        capsys) -> None:
+    err = one_line_error(capsys, ["attach", str(run_dir), "--lm-eval", str(results_file()),
+                                  "--lm-eval", str(results_file("llama"))])
+    assert "external.tiny_arc_easy.acc is also reported by" in err and "attach each benchmark from one" in err
+    files = split_by_task(tmp_path, model_args=("pretrained=a", "pretrained=b"))
+    err = one_line_error(capsys, ["attach", str(run_dir), "--lm-eval", str(files[0]), "--lm-eval", str(files[1])])
+    assert "ran model_args 'pretrained=b'" in err and "attach one model's results" in err
+    assert "lm_eval" not in json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["stages"]
