@@ -111,6 +111,35 @@ def honesty_failing(post: dict[str, Any]) -> str:
     return str(post["evidence"]["honesty.failing"])
 
 
+def lit_gpt(seed: int = 0, steps: int = 3, batch: int = 4, seq: int = 32) -> Any:
+    """A LightningModule training `tiny_model()` on `steps` batches of random token ids (generator `seed`);
+    `steps_run` counts its training steps. Lightning is imported here, when a test asks for it."""
+    import lightning.pytorch as L
+    import torch
+    import torch.nn.functional as F
+
+    class LitGPT(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = tiny_model()
+            self.steps_run = 0
+
+        def training_step(self, batch_, batch_idx):  # type: ignore[no-untyped-def]
+            self.steps_run += 1
+            ids = batch_[0]
+            logits = self.model(ids[:, :-1])
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            return torch.optim.AdamW(self.parameters(), lr=1e-3)
+
+        def train_dataloader(self):  # type: ignore[no-untyped-def]
+            ids = torch.randint(0, 256, (steps * batch, seq), generator=torch.Generator().manual_seed(seed))
+            return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids), batch_size=batch)
+
+    return LitGPT()
+
+
 # -- 2-process DDP (gloo, CPU) ---------------------------------------------------------------------------
 def ddp_worker(rank: int, world: int, port: int, plans: list[str], run_dirs: list[str], out: str) -> None:
     """One rank of a plain-API run: before_training on every rank, a DDP loop, after_training; writes what it saw.

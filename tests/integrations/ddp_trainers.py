@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callback_support import EVAL_ROWS, byte_tokenizer, eval_config, tiny_model
+from callback_support import EVAL_ROWS, byte_tokenizer, eval_config, lit_gpt
 
 STEPS, BATCH, SEQ = 3, 4, 32
 
@@ -30,35 +30,19 @@ def _data(rank: int) -> Any:
 
 def lightning(plan: str, run_dir: str, seen: dict[str, Any]) -> None:
     import lightning.pytorch as L
-    import torch
-    import torch.nn.functional as F
 
     from picogate.integrations.lightning import PicogateCallback
 
-    class LitGPT(L.LightningModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = tiny_model()
-
-        def training_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
-            seen["steps"] += 1
-            ids = batch[0]
-            logits = self.model(ids[:, :-1])
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-
-        def configure_optimizers(self):  # type: ignore[no-untyped-def]
-            return torch.optim.AdamW(self.parameters(), lr=1e-3)
-
-        def train_dataloader(self):  # type: ignore[no-untyped-def]
-            ids = _data(int(os.environ["RANK"]))
-            return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids), batch_size=BATCH)
-
+    module = lit_gpt(seed=int(os.environ["RANK"]), steps=STEPS, batch=BATCH, seq=SEQ)  # each rank its batches
     cb = PicogateCallback(plan, run_dir=run_dir, tokenizer=byte_tokenizer(), eval_model=lambda m: m.model,
                           eval_rows=EVAL_ROWS, eval_config=eval_config())
     trainer = L.Trainer(max_steps=STEPS, accelerator="cpu", devices=2, strategy="ddp", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         use_distributed_sampler=False, callbacks=[cb])
-    run(lambda: trainer.fit(LitGPT()), cb, seen)
+    try:
+        run(lambda: trainer.fit(module), cb, seen)
+    finally:
+        seen["steps"] = module.steps_run
 
 
 def hf(plan: str, run_dir: str, seen: dict[str, Any]) -> None:

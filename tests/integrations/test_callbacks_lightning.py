@@ -16,41 +16,20 @@ from callback_support import (
     byte_tokenizer,
     eval_config,
     honesty_failing,
+    lit_gpt,
     plan_copy,
-    tiny_model,
 )
 
 pytest.importorskip("lightning")
 torch = pytest.importorskip("torch")
 
 import lightning.pytorch as L  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 
 from picogate.integrations import PreflightBlocked  # noqa: E402
 from picogate.integrations.lightning import PicogateCallback, batch_tokens  # noqa: E402
 
 STEPS, BATCH, SEQ = 3, 4, 32
-
-
-class LitGPT(L.LightningModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.model = tiny_model()
-        self.steps_run = 0
-
-    def training_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
-        self.steps_run += 1
-        ids = batch[0]
-        logits = self.model(ids[:, :-1])
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-
-    def configure_optimizers(self):  # type: ignore[no-untyped-def]
-        return torch.optim.AdamW(self.parameters(), lr=1e-3)
-
-    def train_dataloader(self):  # type: ignore[no-untyped-def]
-        ids = torch.randint(0, 256, (STEPS * BATCH, SEQ), generator=torch.Generator().manual_seed(0))
-        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids), batch_size=BATCH)
 
 
 def _trainer(tmp: Path, callback: PicogateCallback, logger: object = False) -> L.Trainer:
@@ -64,7 +43,7 @@ def test_lightning_fit_runs_the_whole_flow(tmp_path: Path):
     run_dir = tmp_path / "runs" / "lit"
     cb = PicogateCallback(plan, run_dir=run_dir, tokenizer=byte_tokenizer(), eval_model=lambda m: m.model,
                           eval_rows=EVAL_ROWS, eval_config=eval_config())
-    module = LitGPT()
+    module = lit_gpt(steps=STEPS, batch=BATCH, seq=SEQ)
     logger = CSVLogger(str(tmp_path / "logs"), name="lit")
     _trainer(tmp_path, cb, logger).fit(module)
     assert module.steps_run == STEPS
@@ -82,7 +61,7 @@ def test_lightning_fit_runs_the_whole_flow(tmp_path: Path):
 
 def test_lightning_blocked_plan_runs_no_step(tmp_path: Path):
     cb = PicogateCallback(BLOCKED, run_dir=tmp_path / "blocked")
-    module = LitGPT()
+    module = lit_gpt(steps=STEPS, batch=BATCH, seq=SEQ)
     with pytest.raises(PreflightBlocked, match="tiny-undertrained"):
         _trainer(tmp_path, cb).fit(module)
     assert module.steps_run == 0 and cb.gate is None
