@@ -8,6 +8,7 @@ import os
 import stat
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,8 +158,8 @@ def open_parquet(path: str | Path, what: str = "parquet", source: Any = None) ->
         pf = pq.ParquetFile(path if source is None else source)
     except Exception as exc:  # pyarrow raises many types for truncated or foreign files
         raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
-    names = pf.schema_arrow.names
-    twice = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(pf.schema_arrow.names)  # a Counter: a file may have very many columns
+    twice = sorted(n for n, k in counts.items() if k > 1)
     if twice:
-        raise InputError(f"{path}: column '{twice[0]}' appears {names.count(twice[0])} times; name each column once")
+        raise InputError(f"{path}: column '{twice[0]}' appears {counts[twice[0]]} times; name each column once")
     return pf

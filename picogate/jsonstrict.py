@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from picogate.errors import InputError
+from picogate.errors import InputError, first_line
 
 
 def loads_strict(raw: bytes, where: str) -> Any:
@@ -41,7 +41,7 @@ def loads_strict(raw: bytes, where: str) -> Any:
     except InputError:
         raise
     except ValueError as exc:  # e.g. an integer past Python's digit limit (int() refuses 4301+ digits)
-        raise InputError(f"{where}: invalid JSON: {str(exc).splitlines()[0].split(';')[0]}") from None
+        raise InputError(f"{where}: invalid JSON: {first_line(exc).split(';')[0]}") from None
     except RecursionError:  # nesting deep enough to exhaust the parser's stack
         raise InputError(f"{where}: invalid JSON: nested too deeply") from None
 

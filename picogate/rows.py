@@ -54,7 +54,7 @@ def iter_rows(path: str | Path, kind: str) -> Iterator[tuple[str, dict[str, Any]
         _semantics(obj, kind, label)
         key = str(obj["id"])
         if key in seen:
-            raise InputError(f"{where}: duplicate id {obj['id']!r} (first at {seen[key]})")
+            raise InputError(f"{where}: duplicate id {_shown(obj['id'])} (first at {seen[key]})")
         seen[key] = where
         yield where, obj
 
@@ -76,7 +76,13 @@ def row_label(where: str, row_id: Any) -> str:
     the id is left out when unusable."""
     if not isinstance(row_id, str | int) or isinstance(row_id, bool):
         return where
-    return f"{where} (id {str(row_id)!r})" if _PARQUET_WHERE.search(where) else f"{where}: row {str(row_id)!r}"
+    return f"{where} (id {_shown(row_id)})" if _PARQUET_WHERE.search(where) else f"{where}: row {_shown(row_id)}"
+
+
+def _shown(row_id: Any) -> str:
+    """An id as quoted in a message: repr keeps it on one line, and a long one is cut."""
+    text = repr(str(row_id))
+    return text if len(text) <= 80 else f"{text[:60]}...{text[-1]} ({len(str(row_id)):,} characters)"
 
 
 def choice_index(answer: int | str) -> int:

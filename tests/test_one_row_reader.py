@@ -116,3 +116,13 @@ def test_a_parquet_file_with_a_column_twice_is_refused_by_every_reader(tmp_path:
     for read in (lambda: sources.kind_of(corpus, Data(corpus=["x"])), lambda: ray_sources.text_units([corpus])):
         with pytest.raises(InputError, match=r"corpus\.parquet: column 'text' appears 2 times"):
             read()
+
+
+def test_a_row_id_is_quoted_on_one_line_and_cut_when_long(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    for row_id, shown in (("x\ny::z<b>", r"row 'x\ny::z<b>'"), ("a" * 10_000, "...' (10,000 characters)")):
+        path.write_text(json.dumps({"id": row_id, "skill": "m", "prompt": "p"}) + "\n")
+        with pytest.raises(InputError) as info:
+            list(iter_rows(path, "sft"))
+        message = str(info.value)
+        assert shown in message and "\n" not in message and len(message) < len(str(path)) + 200, message
