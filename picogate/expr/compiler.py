@@ -190,7 +190,7 @@ def _literal(node: Literal, ctx: _Ctx) -> pl.Expr:
     # a Float32 column's width). lit(x).cast costs half of lit(x, dtype), which builds a Series.
     if isinstance(v, bool | str):
         return pl.lit(v)
-    return pl.lit(float(v))
+    return pl.lit(float(v)).cast(pl.Float64)
 
 
 @translate.register

@@ -44,6 +44,15 @@ def test_float32_threshold(rules_file):
     assert outcome(evaluate(df, rules_file("x == 0.3", name="eq.yaml"))) == ["fail"]
 
 
+def test_literals_are_float64_even_beside_an_unnormalised_float32_column():
+    """compile_check's own literals are typed Float64: a dynamic literal would take a Float32 column's
+    width, and 0.1f32 <= 0.1 would pass as float32 while evaluate (which widens first) fails it."""
+    from picogate.expr import compile_check, parse
+
+    frame = pl.DataFrame({"x": pl.Series([0.1], dtype=pl.Float32)})
+    assert frame.select(compile_check(parse("x <= 0.1")).outcome).item() == 1  # fail, as in float64
+
+
 def test_readers_agree(rules_file, tmp_path):
     path = rules_file("x >= 0.5 and s_name == 'ok'")
     rows = [{"run_id": "a", "x": 0.5, "s_name": "ok"}, {"run_id": "b", "x": 0.1, "s_name": "ok"}]
