@@ -298,7 +298,6 @@ def _as_text(v: Any) -> str:
     return str(v)
 
 
-
 # -- normalize: the catalog's types ---------------------------------------------------------------
 
 def normalize(df: pl.DataFrame, wanted: list[str], catalog: Catalog) -> tuple[pl.DataFrame, dict[str, str]]:

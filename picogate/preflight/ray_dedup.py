@@ -158,9 +158,11 @@ def _partition(narrow: pa.Table, sigs: pa.Table, *, collided: np.ndarray) -> pa.
         k, rh = key[lo:hi], row_hash[lo:hi]
         keep = np.isin(d, collided)
         free = np.flatnonzero(~keep)
-        by = np.lexsort((rh[free], k[free]))  # stable: the first of each (key, row hash) is its smallest doc
-        ks, rs = k[free][by], rh[free][by]
-        keep[free[by[np.r_[True, (ks[1:] != ks[:-1]) | (rs[1:] != rs[:-1])]]] if len(free) else []] = True
+        if len(free):
+            by = np.lexsort((rh[free], k[free]))  # stable: the first of each (key, row hash) is its smallest doc
+            ks, rs = k[free][by], rh[free][by]
+            first = np.r_[True, (ks[1:] != ks[:-1]) | (rs[1:] != rs[:-1])]
+            keep[free[by[first]]] = True
         kept = np.flatnonzero(keep)
         pairs = lsh.candidate_pairs(k[kept][:, None])
         out.append(np.column_stack([np.full(len(pairs), b), d[kept][pairs[:, 0]], d[kept][pairs[:, 1]]]))

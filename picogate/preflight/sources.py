@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from picogate.errors import InputError, first_line
 from picogate.io import open_parquet, read_lines, regular_file
@@ -64,7 +63,7 @@ def kind_of(path: Path, data: Data) -> str:
     if suffix in (".bin", ".npy"):
         return TOKENS
     if suffix == ".parquet":
-        schema = _parquet(path).schema_arrow
+        schema = open_parquet(path, "parquet").schema_arrow
         if data.text_column in schema.names and _is_text(schema.field(data.text_column).type):
             return TEXT
         if _token_column(path, schema, data) is not None:
@@ -78,7 +77,7 @@ def iter_text(path: Path, column: str) -> Iterator[TextBatch]:
     """Batches of documents from one text file."""
     if path.suffix.lower() == ".parquet":
         try:
-            for batch in _parquet(path).iter_batches(batch_size=BATCH_ROWS, columns=[column]):
+            for batch in open_parquet(path, "parquet").iter_batches(batch_size=BATCH_ROWS, columns=[column]):
                 yield TextBatch(batch.column(0), path)
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"{path}: cannot read as parquet ({first_line(exc)})") from None
@@ -152,7 +151,7 @@ def _npy(path: Path) -> np.ndarray:
 
 
 def _parquet_tokens(path: Path, data: Data) -> Iterator[np.ndarray]:
-    pf = _parquet(path)
+    pf = open_parquet(path, "parquet")
     column = _token_column(path, pf.schema_arrow, data)
     try:
         for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=[column]):
@@ -175,10 +174,6 @@ def _token_column(path: Path, schema: pa.Schema, data: Data) -> str | None:
 
 def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-def _parquet(path: Path) -> pq.ParquetFile:
-    return open_parquet(path, "parquet")
 
 
 def _size(path: Path) -> int:
